@@ -1,0 +1,67 @@
+#pragma once
+// The interface every simulation module (flood, mobility, energy) implements, and the
+// registry the runner creates them from by the name used under `modules:` in a scenario.
+#include "city/CityModel.h"
+#include "sim/Scenario.h"
+
+#include <filesystem>
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace ct {
+
+struct Kpi {
+    std::string name;  // snake_case key, e.g. "flooded_area"
+    double value = 0;
+    std::string unit;  // "m2", "s", "kWh", "" for counts
+};
+using Kpis = std::vector<Kpi>;
+
+// What a module sees of the run it is part of.
+struct RunContext {
+    const CityModel& city;
+    const Scenario& scenario;
+    uint64_t seed;
+    int threads;
+    std::string variant; // "baseline" or "variant"
+};
+
+// Base of the plain structs a module publishes for the viewer (no graphics types in here).
+struct Snapshot {
+    virtual ~Snapshot() = default;
+    double simTimeS = 0;
+};
+
+class SimulationModule {
+public:
+    virtual ~SimulationModule() = default;
+    // Reads the module's YAML block; throws InputError naming `where` for bad values.
+    virtual void configure(const YAML::Node& block, const std::string& where, const CityModel& city) = 0;
+    virtual bool handlesEdit(const std::string& type) const = 0;
+    virtual void applyEdit(const Edit& edit) = 0;
+    virtual void start(const RunContext& context) = 0;
+    // Simulates up to `timeS` seconds after the scenario start.
+    virtual void advance(double timeS) = 0;
+    virtual std::shared_ptr<const Snapshot> snapshot() const = 0;
+    // Writes result files into `dir` (created by the runner).
+    virtual void writeOutputs(const std::filesystem::path& dir) = 0;
+    virtual Kpis kpis() const = 0;
+};
+
+class ModuleRegistry {
+public:
+    using Factory = std::function<std::unique_ptr<SimulationModule>()>;
+    static ModuleRegistry& instance();
+    void add(const std::string& name, Factory factory);
+    bool has(const std::string& name) const { return factories.count(name) > 0; }
+    std::unique_ptr<SimulationModule> create(const std::string& name) const;
+    std::vector<std::string> names() const;
+
+private:
+    std::map<std::string, Factory> factories;
+};
+
+} // namespace ct

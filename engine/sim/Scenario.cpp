@@ -1,0 +1,214 @@
+#include "sim/Scenario.h"
+
+#include "core/Error.h"
+
+#include <fmt/format.h>
+#include <fstream>
+#include <set>
+#include <sstream>
+
+namespace ct {
+
+namespace fs = std::filesystem;
+
+std::string yamlWhere(const std::string& file, const YAML::Node& node) {
+    if (!node.IsDefined() || node.Mark().is_null()) return file;
+    return fmt::format("{}:{}", file, node.Mark().line + 1);
+}
+
+namespace {
+
+class Parser {
+public:
+    Parser(std::string display, fs::path baseDir) : display(std::move(display)), baseDir(std::move(baseDir)) {}
+
+    Scenario parse(const YAML::Node& root);
+
+private:
+    [[noreturn]] void fail(const YAML::Node& node, const std::string& what, const std::string& hint = {}) const {
+        throw InputError(what, yamlWhere(display, node), hint);
+    }
+    void expectMap(const YAML::Node& node, const std::string& key) const {
+        if (!node.IsMap()) fail(node, "'" + key + "' must be a mapping (key: value lines)");
+    }
+    // Unknown keys are typos until proven otherwise.
+    void checkKeys(const YAML::Node& map, const std::string& section, const std::set<std::string>& allowed) const {
+        for (auto it = map.begin(); it != map.end(); ++it) {
+            std::string key = it->first.as<std::string>();
+            if (!allowed.count(key)) {
+                std::string list;
+                for (auto& a : allowed) list += (list.empty() ? "" : ", ") + a;
+                fail(it->first, fmt::format("unknown key '{}' in {}", key, section), "allowed: " + list);
+            }
+        }
+    }
+    std::string str(const YAML::Node& n, const std::string& key) const {
+        if (!n.IsScalar()) fail(n, "'" + key + "' must be a text value");
+        return n.as<std::string>();
+    }
+    double number(const YAML::Node& n, const std::string& key) const {
+        if (!n.IsScalar()) fail(n, "'" + key + "' must be a number");
+        try {
+            return n.as<double>();
+        } catch (const YAML::Exception&) {
+            fail(n, fmt::format("'{}' must be a number, not '{}'", key, n.Scalar()));
+        }
+    }
+    fs::path path(const YAML::Node& n, const std::string& key, bool mustExist = true) const {
+        fs::path p = str(n, key);
+        if (p.is_relative()) p = baseDir / p;
+        p = p.lexically_normal();
+        if (mustExist && !fs::exists(p))
+            fail(n, fmt::format("{}: file not found: {}", key, p.string()),
+                 "paths are relative to the scenario file's folder");
+        return p;
+    }
+    LayerSource layerSource(const YAML::Node& n, const std::string& key) const {
+        if (n.IsScalar()) return {path(n, key), "", ""};
+        expectMap(n, key);
+        checkKeys(n, key, {"path", "layer", "where"});
+        if (!n["path"]) fail(n, "'" + key + "' needs a 'path'");
+        LayerSource s{path(n["path"], key + ".path"), "", ""};
+        if (n["layer"]) s.layer = str(n["layer"], key + ".layer");
+        if (n["where"]) s.where = str(n["where"], key + ".where");
+        return s;
+    }
+    CityConfig city(const YAML::Node& n) const;
+
+    std::string display;
+    fs::path baseDir;
+};
+
+CityConfig Parser::city(const YAML::Node& n) const {
+    expectMap(n, "city");
+    checkKeys(n, "city", {"osm", "buildings", "roads", "terrain", "water", "landuse", "crs", "assume_crs",
+                          "attributes", "storey_height", "default_height"});
+    CityConfig c;
+    if (n["osm"]) c.osm = path(n["osm"], "city.osm");
+    if (n["buildings"]) c.buildings = layerSource(n["buildings"], "city.buildings");
+    if (n["roads"]) c.roads = layerSource(n["roads"], "city.roads");
+    if (n["landuse"]) c.landuse = layerSource(n["landuse"], "city.landuse");
+    if (auto w = n["water"]) {
+        if (w.IsSequence())
+            for (auto item : w) c.water.push_back(layerSource(item, "city.water"));
+        else c.water.push_back(layerSource(w, "city.water"));
+    }
+    if (auto t = n["terrain"]) {
+        if (t.IsSequence())
+            for (auto item : t) c.terrain.push_back(path(item, "city.terrain"));
+        else c.terrain.push_back(path(t, "city.terrain"));
+    }
+    if (n["crs"]) {
+        c.crs = str(n["crs"], "city.crs");
+        try {
+            Crs::fromUserString(c.crs);
+        } catch (const InputError& e) {
+            fail(n["crs"], e.problem(), e.hint());
+        }
+    }
+    if (n["assume_crs"]) c.assumeCrs = str(n["assume_crs"], "city.assume_crs");
+    if (auto a = n["attributes"]) {
+        expectMap(a, "city.attributes");
+        std::set<std::string> roles;
+        for (auto& [role, _] : attributeRoles()) roles.insert(role);
+        checkKeys(a, "city.attributes", roles);
+        for (auto it = a.begin(); it != a.end(); ++it)
+            c.attributes[it->first.as<std::string>()] = str(it->second, "city.attributes." + it->first.as<std::string>());
+    }
+    if (n["storey_height"]) {
+        c.storeyHeightM = number(n["storey_height"], "city.storey_height");
+        if (c.storeyHeightM <= 0 || c.storeyHeightM > 10) fail(n["storey_height"], "storey_height must be in (0, 10] m");
+    }
+    if (n["default_height"]) {
+        c.defaultHeightM = number(n["default_height"], "city.default_height");
+        if (c.defaultHeightM <= 0 || c.defaultHeightM > 300) fail(n["default_height"], "default_height must be in (0, 300] m");
+    }
+    if (c.empty()) fail(n, "city has no data", "give osm, buildings, roads, terrain, water or landuse");
+    return c;
+}
+
+Scenario Parser::parse(const YAML::Node& root) {
+    if (!root.IsMap()) fail(root, "a scenario must be a YAML mapping", "see docs/scenarios.md");
+    checkKeys(root, "the scenario", {"name", "description", "seed", "city", "time", "modules", "edits", "outputs"});
+    Scenario s;
+    if (!root["name"]) fail(root, "scenario has no 'name'");
+    s.name = str(root["name"], "name");
+    if (root["description"]) s.description = str(root["description"], "description");
+    if (root["seed"]) {
+        double seed = number(root["seed"], "seed");
+        if (seed < 0 || seed != std::floor(seed)) fail(root["seed"], "seed must be a whole number ≥ 0");
+        s.seed = static_cast<uint64_t>(seed);
+    }
+    if (!root["city"]) fail(root, "scenario has no 'city'", "give at least city.osm or city.buildings");
+    s.city = city(root["city"]);
+
+    s.start = *parseIsoInstant("2026-07-01T12:00:00+02:00");
+    if (auto t = root["time"]) {
+        expectMap(t, "time");
+        checkKeys(t, "time", {"start", "duration"});
+        if (t["start"]) {
+            auto start = parseIsoInstant(str(t["start"], "time.start"));
+            if (!start)
+                fail(t["start"], "time.start '" + t["start"].Scalar() + "' is not ISO 8601 with an offset",
+                     "e.g. 2026-07-14T15:00:00+02:00");
+            s.start = *start;
+        }
+        if (t["duration"]) {
+            auto d = parseDurationSeconds(str(t["duration"], "time.duration"));
+            if (!d || *d <= 0)
+                fail(t["duration"], "time.duration '" + t["duration"].Scalar() + "' is not a positive duration",
+                     "e.g. 3600, 90min, 6h, 2d or PT1H30M");
+            s.durationS = *d;
+        }
+    }
+    if (auto m = root["modules"]) {
+        if (!m.IsNull()) {
+            expectMap(m, "modules");
+            for (auto it = m.begin(); it != m.end(); ++it)
+                s.modules.push_back({it->first.as<std::string>(), it->second, yamlWhere(display, it->first)});
+        }
+    }
+    if (auto e = root["edits"]) {
+        if (!e.IsNull()) {
+            if (!e.IsSequence()) fail(e, "'edits' must be a list (lines starting with '- ')");
+            for (auto item : e) {
+                if (!item.IsMap() || !item["type"])
+                    fail(item, "each edit needs a 'type'", "e.g. - type: barrier");
+                s.edits.push_back({str(item["type"], "edits.type"), item, yamlWhere(display, item)});
+            }
+        }
+    }
+    s.outputDir = baseDir / "out" / s.name;
+    if (auto o = root["outputs"]) {
+        expectMap(o, "outputs");
+        checkKeys(o, "outputs", {"dir"});
+        if (o["dir"]) s.outputDir = path(o["dir"], "outputs.dir", false);
+    }
+    return s;
+}
+
+} // namespace
+
+Scenario Scenario::fromYamlText(const std::string& text, const fs::path& baseDir, const std::string& displayName) {
+    YAML::Node root;
+    try {
+        root = YAML::Load(text);
+    } catch (const YAML::ParserException& e) {
+        throw InputError("YAML syntax error: " + e.msg, fmt::format("{}:{}", displayName, e.mark.line + 1),
+                         "check indentation and colons");
+    }
+    return Parser(displayName, baseDir).parse(root);
+}
+
+Scenario Scenario::fromYaml(const fs::path& path) {
+    std::ifstream in(path);
+    if (!in) throw InputError("scenario file not found", path.string());
+    std::stringstream ss;
+    ss << in.rdbuf();
+    Scenario s = fromYamlText(ss.str(), path.parent_path().empty() ? fs::path(".") : path.parent_path(),
+                              path.string());
+    s.file = path;
+    return s;
+}
+
+} // namespace ct
