@@ -81,8 +81,16 @@ CityConfig configFromInputs(const std::vector<fs::path>& inputs, const std::stri
         std::unique_ptr<gis::VectorFile> vf;
         try {
             vf = std::make_unique<gis::VectorFile>(f);
-        } catch (const InputError&) {
-            gis::openDataset(f, GDAL_OF_RASTER); // throws with the raster message if neither
+        } catch (const InputError& vectorError) {
+            if (!fs::is_regular_file(f) || fs::file_size(f) == 0) throw; // missing or empty
+            try {
+                gis::openDataset(f, GDAL_OF_RASTER);
+            } catch (const InputError&) {
+                throw InputError("cannot open as GIS data: neither a vector nor a raster format GDAL reads",
+                                 f.string(),
+                                 "vector: GeoPackage, GeoJSON, Shapefile, FlatGeobuf, OSM XML/PBF, CityGML; "
+                                 "raster: GeoTIFF, ASCII grid, XYZ, SRTM .hgt");
+            }
             c.terrain.push_back(f);
             continue;
         }

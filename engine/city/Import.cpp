@@ -185,6 +185,12 @@ private:
         return city.report.layers.back();
     }
     void checkMappedAttributes(const OpenLayer& l);
+    // The ring's problem with coordinates in the working CRS, as users see them in QGIS.
+    std::string worldProblem(const Ring& local) const {
+        Ring world(local);
+        for (Vec2& p : world) p += city.frame.origin;
+        return ringProblem(world).value_or("invalid ring");
+    }
     void addBuilding(const std::string& id, std::vector<Rings>& polygons,
                      LayerReport& rep, std::optional<double> height, int levels,
                      const std::string& use, std::optional<int> year, const std::string& name,
@@ -388,13 +394,22 @@ void Importer::addBuilding(const std::string& id, std::vector<Rings>& polygons,
                            const std::string& use, std::optional<int> year, const std::string& name,
                            std::vector<std::pair<std::string, std::string>>&& attributes) {
     Buildings& b = city.buildings;
-    // Check geometry first: a building with a broken ring is skipped whole.
-    for (auto& rings : polygons)
+    // A footprint part with a broken ring (sliver, self-intersection) is dropped; the building
+    // is skipped only when no valid part is left.
+    std::optional<std::string> firstProblem;
+    std::erase_if(polygons, [&](const Rings& rings) {
         for (size_t k = 0; k < rings.size(); ++k)
             if (auto problem = ringProblem(rings[k])) {
-                skip(rep, id, (k == 0 ? "" : "hole: ") + *problem);
-                return;
+                if (!firstProblem) firstProblem = (k == 0 ? "" : "hole: ") + worldProblem(rings[k]);
+                return true;
             }
+        return false;
+    });
+    if (polygons.empty()) {
+        skip(rep, id, *firstProblem);
+        return;
+    }
+    if (firstProblem) ++rep.defaultsUsed["invalid footprint part dropped, rest kept"];
     if (levels < 0 || levels > 200) {
         ++rep.defaultsUsed["levels out of range (0-200) ignored"];
         levels = 0;
@@ -856,7 +871,7 @@ void Importer::importWater(OpenLayer& l) {
         std::optional<std::string> bad;
         for (auto& rings : polygons)
             for (auto& r : rings)
-                if (!bad) bad = ringProblem(r);
+                if (!bad && ringProblem(r)) bad = worldProblem(r);
         if (bad) { skip(rep, id, *bad); continue; }
         std::string kind = lower(attr(a, "water_kind").value_or("water"));
         if (kind == "riverbank") kind = "river";
@@ -889,7 +904,7 @@ void Importer::importLandUse(OpenLayer& l) {
         std::optional<std::string> bad;
         for (auto& rings : polygons)
             for (auto& r : rings)
-                if (!bad) bad = ringProblem(r);
+                if (!bad && ringProblem(r)) bad = worldProblem(r);
         if (bad) { skip(rep, id, *bad); continue; }
         std::string source = attr(a, "landuse").value_or("");
         const LandUseClassInfo& cls = landUseClass(source);

@@ -96,8 +96,6 @@ std::optional<std::string> ringProblem(std::span<const Vec2> ring, double minAre
         if (i == 0 || (ring[i] - ring[i - 1]).squaredNorm() > 0) ++distinct;
     if (distinct < 3) return fmt::format("ring has only {} distinct points", distinct);
     if (!std::isfinite(signedArea(ring))) return std::string("ring has non-finite coordinates");
-    double area = std::abs(signedArea(ring));
-    if (area < minAreaM2) return fmt::format("zero-area ring ({:.3g} m²)", area);
     // Self-intersection: non-adjacent edges must not meet. Rings are small (footprints), so
     // the quadratic test is cheap; large rings are checked on a bounding-box sweep.
     const size_t n = ring.size();
@@ -117,6 +115,8 @@ std::optional<std::string> ringProblem(std::span<const Vec2> ring, double minAre
                 return fmt::format("self-intersecting ring near ({:.2f}, {:.2f})", a.x(), a.y());
         }
     }
+    double area = std::abs(signedArea(ring));
+    if (area < minAreaM2) return fmt::format("zero-area ring ({:.3g} m²)", area);
     return std::nullopt;
 }
 

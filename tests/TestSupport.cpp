@@ -1,0 +1,80 @@
+#include "TestSupport.h"
+
+#include "gis/Gdal.h"
+
+#include <cstdlib>
+#include <fstream>
+#include <gtest/gtest.h>
+#include <ogrsf_frmts.h>
+#include <random>
+#include <sstream>
+#include <sys/wait.h>
+
+namespace ct::test {
+
+namespace fs = std::filesystem;
+
+TempDir::TempDir() {
+    std::random_device rd;
+    dir = fs::temp_directory_path() / ("citytwin-test-" + std::to_string(rd()) + std::to_string(rd()));
+    fs::create_directories(dir);
+}
+
+TempDir::~TempDir() {
+    std::error_code ec;
+    fs::remove_all(dir, ec);
+}
+
+fs::path sourceDir() { return CITYTWIN_SOURCE_DIR; }
+fs::path sharedData() { return fs::path(CITYTWIN_SHARED_DATA).lexically_normal(); }
+
+void writeText(const fs::path& path, const std::string& text) {
+    std::ofstream out(path, std::ios::binary);
+    out << text;
+}
+
+void writeLayer(const fs::path& path, const std::string& driverName, const std::string& layerName, int epsg,
+                const std::vector<TestField>& fields, const std::vector<TestFeature>& features) {
+    gis::initGdal();
+    GDALDriver* driver = GetGDALDriverManager()->GetDriverByName(driverName.c_str());
+    ASSERT_NE(driver, nullptr) << driverName;
+    GDALDatasetUniquePtr ds(driver->Create(path.c_str(), 0, 0, 0, GDT_Unknown, nullptr));
+    ASSERT_NE(ds, nullptr) << CPLGetLastErrorMsg();
+    OGRSpatialReference srs;
+    if (epsg) srs.importFromEPSG(epsg);
+    OGRLayer* layer = ds->CreateLayer(layerName.c_str(), epsg ? &srs : nullptr, wkbUnknown, nullptr);
+    ASSERT_NE(layer, nullptr) << CPLGetLastErrorMsg();
+    for (const auto& f : fields) {
+        OGRFieldDefn def(f.name.c_str(), f.numeric ? OFTReal : OFTString);
+        ASSERT_EQ(layer->CreateField(&def), OGRERR_NONE);
+    }
+    for (const auto& tf : features) {
+        OGRFeature feature(layer->GetLayerDefn());
+        OGRGeometry* g = nullptr;
+        ASSERT_EQ(OGRGeometryFactory::createFromWkt(tf.wkt.c_str(), nullptr, &g), OGRERR_NONE) << tf.wkt;
+        feature.SetGeometryDirectly(g);
+        for (const auto& [name, value] : tf.attributes) feature.SetField(name.c_str(), value.c_str());
+        ASSERT_EQ(layer->CreateFeature(&feature), OGRERR_NONE) << CPLGetLastErrorMsg();
+    }
+}
+
+static std::string slurp(const fs::path& p) {
+    std::ifstream in(p);
+    std::stringstream ss;
+    ss << in.rdbuf();
+    return ss.str();
+}
+
+CommandResult runCitytwin(const std::string& args) {
+    TempDir tmp;
+    std::string cmd = std::string(CITYTWIN_BINARY) + " --no-cache " + args + " >" + (tmp / "out").string() + " 2>" +
+                      (tmp / "err").string() + " </dev/null";
+    int status = std::system(cmd.c_str());
+    CommandResult r;
+    r.exitCode = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+    r.out = slurp(tmp / "out");
+    r.err = slurp(tmp / "err");
+    return r;
+}
+
+} // namespace ct::test

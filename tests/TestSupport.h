@@ -1,0 +1,50 @@
+#pragma once
+// Helpers shared by the tests: temp folders, writing features with GDAL, running the CLI.
+#include "core/Geometry.h"
+
+#include <filesystem>
+#include <string>
+#include <vector>
+
+namespace ct::test {
+
+// A fresh folder removed at the end of the test.
+class TempDir {
+public:
+    TempDir();
+    ~TempDir();
+    const std::filesystem::path& path() const { return dir; }
+    std::filesystem::path operator/(const std::string& name) const { return dir / name; }
+
+private:
+    std::filesystem::path dir;
+};
+
+std::filesystem::path sourceDir();
+std::filesystem::path sharedData(); // ../shared/data beside the checkout
+
+void writeText(const std::filesystem::path& path, const std::string& text);
+
+// A feature to write with GDAL: WKT geometry plus string/number attributes.
+struct TestFeature {
+    std::string wkt;
+    std::vector<std::pair<std::string, std::string>> attributes; // written as strings unless numeric field
+};
+struct TestField {
+    std::string name;
+    bool numeric = false;
+};
+
+// Writes one layer with GDAL's `driver` (GPKG, GeoJSON, ESRI Shapefile, FlatGeobuf).
+// epsg 0 writes no CRS.
+void writeLayer(const std::filesystem::path& path, const std::string& driver, const std::string& layer,
+                int epsg, const std::vector<TestField>& fields, const std::vector<TestFeature>& features);
+
+struct CommandResult {
+    int exitCode;
+    std::string out, err;
+};
+// Runs the citytwin binary with arguments (shell-quoted by the caller where needed).
+CommandResult runCitytwin(const std::string& args);
+
+} // namespace ct::test
