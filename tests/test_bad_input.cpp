@@ -110,7 +110,7 @@ TEST(BadInput, AbsurdHeightsFallBackAndAreCounted) {
     }
     writeLayer(d / "b.gpkg", "GPKG", "buildings", 25832, {{"id"}, {"height"}, {"levels"}}, f);
     CityConfig c;
-    c.buildings = LayerSource{d / "b.gpkg", "", ""};
+    c.buildings = {LayerSource{d / "b.gpkg", "", ""}};
     CityModel city = importCity(c, ImportOptions{{}, false});
     ASSERT_EQ(city.buildings.size(), 4u);
     EXPECT_FLOAT_EQ(city.buildings.heightM[0], 9.0f); // default
@@ -126,7 +126,7 @@ TEST(BadInput, MappedAttributeTypoNamesTheFields) {
     TempDir d;
     writeLayer(d / "b.gpkg", "GPKG", "gebaeude", 25832, {{"hoehe"}}, {{square, {{"hoehe", "7"}}}});
     CityConfig c;
-    c.buildings = LayerSource{d / "b.gpkg", "", ""};
+    c.buildings = {LayerSource{d / "b.gpkg", "", ""}};
     c.attributes["height"] = "hohe";
     try {
         importCity(c, ImportOptions{{}, false});

@@ -30,8 +30,8 @@ TEST(Cache, SecondImportComesFromCacheAndIsIdentical) {
     writeLayer(d / "r.geojson", "GeoJSON", "roads", 25832, {{"highway"}},
                {{"LINESTRING(482000 5729990, 483000 5729990)", {{"highway", "primary"}}}});
     CityConfig c;
-    c.buildings = LayerSource{d / "b.gpkg", "", ""};
-    c.roads = LayerSource{d / "r.geojson", "", ""};
+    c.buildings = {LayerSource{d / "b.gpkg", "", ""}};
+    c.roads = {LayerSource{d / "r.geojson", "", ""}};
     ImportOptions opt{d / "cache", false};
     CityModel fresh = importCity(c, opt);
     EXPECT_FALSE(lastImportFromCache());
@@ -52,7 +52,7 @@ TEST(Cache, ChangedSourceInvalidatesTheCache) {
     TempDir d;
     writeLayer(d / "b.gpkg", "GPKG", "buildings", 25832, {{"id"}, {"height"}}, squares(5, 11));
     CityConfig c;
-    c.buildings = LayerSource{d / "b.gpkg", "", ""};
+    c.buildings = {LayerSource{d / "b.gpkg", "", ""}};
     ImportOptions opt{d / "cache", false};
     importCity(c, opt);
     std::this_thread::sleep_for(std::chrono::milliseconds(20)); // a later modification time
@@ -68,7 +68,7 @@ TEST(Cache, CorruptCacheFileIsIgnored) {
     TempDir d;
     writeLayer(d / "b.gpkg", "GPKG", "buildings", 25832, {{"id"}, {"height"}}, squares(3, 11));
     CityConfig c;
-    c.buildings = LayerSource{d / "b.gpkg", "", ""};
+    c.buildings = {LayerSource{d / "b.gpkg", "", ""}};
     ImportOptions opt{d / "cache", false};
     importCity(c, opt);
     for (auto& e : fs::directory_iterator(d / "cache")) fs::resize_file(e.path(), fs::file_size(e.path()) / 2);

@@ -81,8 +81,8 @@ TEST_P(ImportFormat, SameCountsAreasAndHeights) {
     writeLayer(buildings, driver, "buildings", 25832, buildingFields, buildingFeatures);
     writeLayer(roads, driver, "roads", 25832, roadFields, roadFeatures);
     CityConfig config;
-    config.buildings = LayerSource{buildings, "", ""};
-    config.roads = LayerSource{roads, "", ""};
+    config.buildings = {LayerSource{buildings, "", ""}};
+    config.roads = {LayerSource{roads, "", ""}};
     CityModel city = importCity(config, ImportOptions{{}, false});
     checkCity(city);
     EXPECT_TRUE(city.report.skips.empty());

@@ -44,7 +44,7 @@ protected:
         writeLayer(dir / "roads.geojson", "GeoJSON", "roads", 25832,
                    {{"id"}, {"highway"}, {"bridge"}, {"layer"}, {"oneway"}}, f);
         CityConfig config;
-        config.roads = LayerSource{dir / "roads.geojson", "", ""};
+        config.roads = {LayerSource{dir / "roads.geojson", "", ""}};
         city = importCity(config, ImportOptions{{}, false});
     }
 

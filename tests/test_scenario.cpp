@@ -85,8 +85,8 @@ outputs:
     Scenario s = Scenario::fromYaml(dir / "s.yaml");
     EXPECT_EQ(s.name, "full");
     EXPECT_EQ(s.seed, 42u);
-    EXPECT_EQ(s.city.buildings->layer, "buildings");
-    EXPECT_EQ(s.city.buildings->where, "height > 0");
+    EXPECT_EQ(s.city.buildings.at(0).layer, "buildings");
+    EXPECT_EQ(s.city.buildings.at(0).where, "height > 0");
     EXPECT_EQ(s.city.attributes.at("height"), "height");
     EXPECT_DOUBLE_EQ(s.city.storeyHeightM, 3.2);
     EXPECT_EQ(s.start.iso(), "2026-07-14T15:00:00+02:00");

@@ -66,16 +66,10 @@ CityConfig configFromInputs(const std::vector<fs::path>& inputs, const std::stri
     CityConfig c;
     c.assumeCrs = assumeCrs;
     title = inputs.size() == 1 ? inputs[0].filename().string() : fmt::format("{} files", inputs.size());
-    auto setOnce = [](std::optional<LayerSource>& slot, LayerSource src, const char* kind) {
-        if (slot)
-            throw InputError(fmt::format("more than one {} source ({} and {})", kind, slot->path.string(), src.path.string()),
-                             {}, "write a scenario YAML that names each layer");
-        slot = std::move(src);
-    };
     for (const auto& f : inputs) {
         if (isYaml(f)) throw InputError("a scenario YAML cannot be mixed with GIS files", f.string());
         if (gis::isCityGml(f)) {
-            setOnce(c.buildings, {f, "", ""}, "buildings");
+            c.buildings.push_back({f, "", ""});
             continue;
         }
         std::unique_ptr<gis::VectorFile> vf;
@@ -103,9 +97,9 @@ CityConfig configFromInputs(const std::vector<fs::path>& inputs, const std::stri
             OGRLayer& l = vf->layer(i);
             std::string kind = layerKind(l);
             LayerSource src{f, l.GetName(), ""};
-            if (kind == "buildings") setOnce(c.buildings, src, "buildings");
-            else if (kind == "roads") setOnce(c.roads, src, "roads");
-            else if (kind == "landuse") setOnce(c.landuse, src, "landuse");
+            if (kind == "buildings") c.buildings.push_back(src);
+            else if (kind == "roads") c.roads.push_back(src);
+            else if (kind == "landuse") c.landuse.push_back(src);
             else if (kind == "water") c.water.push_back(src);
         }
     }
@@ -113,13 +107,12 @@ CityConfig configFromInputs(const std::vector<fs::path>& inputs, const std::stri
 }
 
 std::string thousands(double v) {
-    std::string s = fmt::format("{:.0f}", v);
-    int insertAt = static_cast<int>(s.size()) - 3;
-    while (insertAt > (s[0] == '-' ? 1 : 0)) {
-        s.insert(static_cast<size_t>(insertAt), ",");
-        insertAt -= 3;
+    std::string digits = fmt::format("{:.0f}", std::abs(v)), out = v < 0 ? "-" : "";
+    for (size_t i = 0; i < digits.size(); ++i) {
+        if (i > 0 && (digits.size() - i) % 3 == 0) out += ',';
+        out += digits[i];
     }
-    return s;
+    return out;
 }
 
 json reportJson(const CityModel& city, const std::string& title) {

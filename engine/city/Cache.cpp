@@ -21,13 +21,14 @@ std::string cacheKey(const CityConfig& c) {
     std::string text = fmt::format("format={} version={} crs={} assume={} storey={} default={} max={}\n",
                                    kCacheFormat, CITYTWIN_VERSION, c.crs, c.assumeCrs, c.storeyHeightM,
                                    c.defaultHeightM, c.maxHeightM);
-    auto source = [&](const char* kind, const std::optional<LayerSource>& s) {
-        if (s) text += fmt::format("{}={}|{}|{}\n", kind, fs::absolute(s->path).string(), s->layer, s->where);
+    auto sources = [&](const char* kind, const std::vector<LayerSource>& list) {
+        for (const auto& s : list)
+            text += fmt::format("{}={}|{}|{}\n", kind, fs::absolute(s.path).string(), s.layer, s.where);
     };
-    source("buildings", c.buildings);
-    source("roads", c.roads);
-    source("landuse", c.landuse);
-    for (auto& w : c.water) source("water", w);
+    sources("buildings", c.buildings);
+    sources("roads", c.roads);
+    sources("water", c.water);
+    sources("landuse", c.landuse);
     for (auto& t : c.terrain) text += "terrain=" + fs::absolute(t).string() + "\n";
     if (!c.osm.empty()) text += "osm=" + fs::absolute(c.osm).string() + "\n";
     for (auto& [role, name] : c.attributes) text += "attr " + role + "=" + name + "\n";
@@ -72,7 +73,7 @@ private:
 
 class Reader {
 public:
-    explicit Reader(const std::string& data) : data(data) {}
+    Reader(const std::string& data, size_t start) : data(data), pos(start) {}
     template <class T>
     void pod(T& v) {
         need(sizeof v);
@@ -108,7 +109,7 @@ private:
         if (pos + n > data.size()) throw std::runtime_error("truncated cache");
     }
     const std::string& data;
-    size_t pos = 0;
+    size_t pos;
 };
 
 // One function walks every field for both directions, so save and load cannot drift apart.
@@ -190,8 +191,7 @@ std::optional<CityModel> loadCityCache(const fs::path& file) {
     if (data.size() < sizeof kMagic + 4 || std::memcmp(data.data(), kMagic, sizeof kMagic) != 0)
         return std::nullopt;
     try {
-        std::string body = data.substr(sizeof kMagic);
-        Reader r(body);
+        Reader r(data, sizeof kMagic);
         uint32_t format = 0;
         r.pod(format);
         if (format != kCacheFormat) return std::nullopt;

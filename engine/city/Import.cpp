@@ -54,9 +54,8 @@ const std::map<std::string, std::vector<std::string>>& attributeRoles() {
 std::vector<fs::path> CityConfig::files() const {
     std::vector<fs::path> out;
     if (!osm.empty()) out.push_back(osm);
-    for (auto* s : {&buildings, &roads, &landuse})
-        if (*s) out.push_back((*s)->path);
-    for (auto& w : water) out.push_back(w.path);
+    for (auto* sources : {&buildings, &roads, &water, &landuse})
+        for (auto& s : *sources) out.push_back(s.path);
     for (auto& t : terrain) out.push_back(t);
     std::sort(out.begin(), out.end());
     out.erase(std::unique(out.begin(), out.end()), out.end());
@@ -314,15 +313,16 @@ void Importer::checkMappedAttributes(const OpenLayer& l) {
 void Importer::openSources() {
     if (!config.osm.empty()) {
         LayerSource s{config.osm, "", ""};
-        if (!config.buildings) openVector(Kind::Buildings, s);
-        if (!config.roads) openVector(Kind::Roads, s);
+        // The OSM file supplies each kind that has no source of its own.
+        if (config.buildings.empty()) openVector(Kind::Buildings, s);
+        if (config.roads.empty()) openVector(Kind::Roads, s);
         if (config.water.empty()) openVector(Kind::Water, s);
-        if (!config.landuse) openVector(Kind::LandUse, s);
+        if (config.landuse.empty()) openVector(Kind::LandUse, s);
     }
-    if (config.buildings) openVector(Kind::Buildings, *config.buildings);
-    if (config.roads) openVector(Kind::Roads, *config.roads);
+    for (const auto& b : config.buildings) openVector(Kind::Buildings, b);
+    for (const auto& r : config.roads) openVector(Kind::Roads, r);
     for (const auto& w : config.water) openVector(Kind::Water, w);
-    if (config.landuse) openVector(Kind::LandUse, *config.landuse);
+    for (const auto& l : config.landuse) openVector(Kind::LandUse, l);
 }
 
 void Importer::chooseFrame() {

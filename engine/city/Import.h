@@ -18,8 +18,7 @@ struct LayerSource {
 };
 
 struct CityConfig {
-    std::optional<LayerSource> buildings, roads, landuse;
-    std::vector<LayerSource> water;
+    std::vector<LayerSource> buildings, roads, water, landuse; // each: one or more sources (tiles)
     std::vector<std::filesystem::path> terrain; // one or more DEM tiles (mosaicked)
     std::filesystem::path osm;                  // one OSM file for every vector layer
     std::string crs;                            // working CRS; empty: UTM zone of the data
@@ -31,7 +30,8 @@ struct CityConfig {
     double maxHeightM = 600.0;     // taller is treated as an error in the data
 
     bool empty() const {
-        return !buildings && !roads && !landuse && water.empty() && terrain.empty() && osm.empty();
+        return buildings.empty() && roads.empty() && landuse.empty() && water.empty() && terrain.empty() &&
+               osm.empty();
     }
     std::vector<std::filesystem::path> files() const; // every input file, for hashes/cache keys
 };

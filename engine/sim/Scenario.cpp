@@ -85,14 +85,19 @@ CityConfig Parser::city(const YAML::Node& n) const {
                           "attributes", "storey_height", "default_height"});
     CityConfig c;
     if (n["osm"]) c.osm = path(n["osm"], "city.osm");
-    if (n["buildings"]) c.buildings = layerSource(n["buildings"], "city.buildings");
-    if (n["roads"]) c.roads = layerSource(n["roads"], "city.roads");
-    if (n["landuse"]) c.landuse = layerSource(n["landuse"], "city.landuse");
-    if (auto w = n["water"]) {
-        if (w.IsSequence())
-            for (auto item : w) c.water.push_back(layerSource(item, "city.water"));
-        else c.water.push_back(layerSource(w, "city.water"));
-    }
+    // Each kind takes one source or a list of them (tiles).
+    auto sources = [&](const char* key, std::vector<LayerSource>& out) {
+        auto node = n[key];
+        if (!node) return;
+        std::string name = std::string("city.") + key;
+        if (node.IsSequence())
+            for (auto item : node) out.push_back(layerSource(item, name));
+        else out.push_back(layerSource(node, name));
+    };
+    sources("buildings", c.buildings);
+    sources("roads", c.roads);
+    sources("water", c.water);
+    sources("landuse", c.landuse);
     if (auto t = n["terrain"]) {
         if (t.IsSequence())
             for (auto item : t) c.terrain.push_back(path(item, "city.terrain"));
