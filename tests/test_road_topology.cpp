@@ -116,7 +116,9 @@ TEST_F(RoadTopology, EdgeAttributes) {
         }
     EXPECT_EQ(found, 1);
     for (EdgeId e : city.roads.outgoing(nodeAt(800, 0))) {
-        if (city.roads.to[e.value] == nodeAt(800, 100)) EXPECT_FALSE(city.roads.reverse[e.value].valid());
+        if (city.roads.to[e.value] == nodeAt(800, 100)) {
+            EXPECT_FALSE(city.roads.reverse[e.value].valid());
+        }
     }
 }
 
