@@ -1,6 +1,7 @@
 // citytwin: the command line. Every subcommand runs headless; errors print what, where and
 // what to do, and exit non-zero.
 #include "app/Commands.h"
+#include "GitVersion.h"
 #include "core/Error.h"
 #include "core/Log.h"
 

@@ -1,5 +1,6 @@
 #include "sim/Runner.h"
 
+#include "GitVersion.h"
 #include "core/Error.h"
 #include "core/Hash.h"
 #include "core/Progress.h"
@@ -194,10 +195,10 @@ RunResult runScenario(const Scenario& scenario, const RunOptions& options) {
     manifest["simulated_time"] = {{"start", scenario.start.iso()}, {"duration_s", scenario.durationS}};
     json inputs = json::array();
     if (!scenario.file.empty())
-        inputs.push_back({{"path", scenario.file.string()}, {"role", "scenario"}, {"sha256", sha256File(scenario.file)}});
+        inputs.push_back({{"path", fs::absolute(scenario.file).lexically_normal().string()}, {"role", "scenario"}, {"sha256", sha256File(scenario.file)}});
     for (const auto& f : scenario.city.files()) {
         if (fs::is_directory(f)) continue;
-        inputs.push_back({{"path", f.string()}, {"role", "city"}, {"bytes", fs::file_size(f)}, {"sha256", sha256File(f)}});
+        inputs.push_back({{"path", fs::absolute(f).lexically_normal().string()}, {"role", "city"}, {"bytes", fs::file_size(f)}, {"sha256", sha256File(f)}});
     }
     manifest["inputs"] = inputs;
     manifest["modules"] = json::array();
