@@ -184,6 +184,26 @@ private:
         return city.report.layers.back();
     }
     void checkMappedAttributes(const OpenLayer& l);
+    // Reads every feature of the layer that belongs to `kind` (OSM filtered by tags), with the
+    // layer's report, progress and feature id, and calls
+    // fn(feature, attributes, id, report, reprojector).
+    template <class F>
+    void forEachFeature(OpenLayer& l, Kind kind, F&& fn);
+    // Geometry in the local frame, or false after recording why the feature is skipped.
+    bool localPolygons(const OGRGeometry* g, std::vector<Rings>& out, LayerReport& rep, const std::string& id,
+                       const Reprojector& toWorking);
+    bool localLines(const OGRGeometry* g, std::vector<Ring>& out, LayerReport& rep, const std::string& id,
+                    const Reprojector& toWorking);
+    // All rings usable, or false after recording the first problem.
+    bool validPolygons(const std::vector<Rings>& polygons, LayerReport& rep, const std::string& id) {
+        for (const auto& rings : polygons)
+            for (const auto& r : rings)
+                if (ringProblem(r)) {
+                    skip(rep, id, worldProblem(r));
+                    return false;
+                }
+        return true;
+    }
     // The ring's problem with coordinates in the working CRS, as users see them in QGIS.
     std::string worldProblem(const Ring& local) const {
         Ring world(local);
@@ -458,6 +478,53 @@ void Importer::addBuilding(const std::string& id, std::vector<Rings>& polygons,
     ++rep.imported;
 }
 
+template <class F>
+void Importer::forEachFeature(OpenLayer& l, Kind kind, F&& fn) {
+    LayerReport& rep = newReport(kindName(kind), l.file->path(), l.layer->GetName(), l.crs);
+    Reprojector toWorking(l.crs, city.frame.crs);
+    Progress progress(kindName(kind), showProgress);
+    const double total = std::max<GIntBig>(1, l.layer->GetFeatureCount(FALSE));
+    l.layer->ResetReading();
+    for (auto& fp : *l.layer) {
+        OGRFeature& f = *fp;
+        FeatureAttributes a(f);
+        if (l.osm && !osmFeatureIs(kind, a, l.lines)) continue;
+        ++rep.read;
+        if (rep.read % 4096 == 0) progress.update(rep.read / total);
+        fn(f, a, featureId(f, a), rep, toWorking);
+    }
+    progress.finish(fmt::format("{} imported, {} skipped", rep.imported, rep.skipped()));
+}
+
+bool Importer::localPolygons(const OGRGeometry* g, std::vector<Rings>& out, LayerReport& rep,
+                             const std::string& id, const Reprojector& toWorking) {
+    out.clear();
+    if (auto problem = gis::extractPolygons(g, out)) {
+        skip(rep, id, *problem);
+        return false;
+    }
+    for (auto& rings : out)
+        if (!gis::toLocal(rings, toWorking, city.frame.origin)) {
+            skip(rep, id, "coordinates cannot be transformed to " + city.frame.crs.name());
+            return false;
+        }
+    return true;
+}
+
+bool Importer::localLines(const OGRGeometry* g, std::vector<Ring>& out, LayerReport& rep, const std::string& id,
+                          const Reprojector& toWorking) {
+    out.clear();
+    if (auto problem = gis::extractLines(g, out)) {
+        skip(rep, id, *problem);
+        return false;
+    }
+    if (!gis::toLocal(out, toWorking, city.frame.origin)) {
+        skip(rep, id, "coordinates cannot be transformed to " + city.frame.crs.name());
+        return false;
+    }
+    return true;
+}
+
 static std::vector<std::pair<std::string, std::string>> allFields(OGRFeature& f) {
     std::vector<std::pair<std::string, std::string>> out;
     for (int i = 0; i < f.GetFieldCount(); ++i)
@@ -467,30 +534,10 @@ static std::vector<std::pair<std::string, std::string>> allFields(OGRFeature& f)
 }
 
 void Importer::importBuildings(OpenLayer& l) {
-    LayerReport& rep = newReport("buildings", l.file->path(), l.layer->GetName(), l.crs);
-    Reprojector toWorking(l.crs, city.frame.crs);
-    Progress progress("buildings", showProgress);
-    const double total = std::max<GIntBig>(1, l.layer->GetFeatureCount(FALSE));
-    l.layer->ResetReading();
     std::vector<Rings> polygons;
-    for (auto& fp : *l.layer) {
-        OGRFeature& f = *fp;
-        FeatureAttributes a(f);
-        if (l.osm && !osmFeatureIs(Kind::Buildings, a, false)) continue;
-        ++rep.read;
-        if (rep.read % 4096 == 0) progress.update(rep.read / total);
-        std::string id = featureId(f, a);
-        polygons.clear();
-        if (auto problem = gis::extractPolygons(f.GetGeometryRef(), polygons)) {
-            skip(rep, id, *problem);
-            continue;
-        }
-        bool ok = true;
-        for (auto& rings : polygons) ok = ok && gis::toLocal(rings, toWorking, city.frame.origin);
-        if (!ok) {
-            skip(rep, id, "coordinates cannot be transformed to " + city.frame.crs.name());
-            continue;
-        }
+    forEachFeature(l, Kind::Buildings, [&](OGRFeature& f, const FeatureAttributes& a, const std::string& id,
+                                           LayerReport& rep, const Reprojector& toWorking) {
+        if (!localPolygons(f.GetGeometryRef(), polygons, rep, id, toWorking)) return;
         std::optional<double> height;
         int levels = 0; // unknown
         if (auto h = attr(a, "height")) {
@@ -503,8 +550,7 @@ void Importer::importBuildings(OpenLayer& l) {
         if (auto y = attr(a, "year")) year = gis::parseYear(*y);
         addBuilding(id, polygons, rep, height, levels, attr(a, "use").value_or(""), year,
                     attr(a, "name").value_or(""), allFields(f));
-    }
-    progress.finish(fmt::format("{} imported, {} skipped", rep.imported, rep.skipped()));
+    });
 }
 
 void Importer::importCityGml(OpenCityGml& g) {
@@ -629,40 +675,22 @@ bool truthy(const std::optional<std::string>& v) {
 }
 
 void Importer::importRoads(OpenLayer& l) {
-    LayerReport& rep = newReport("roads", l.file->path(), l.layer->GetName(), l.crs);
-    Reprojector toWorking(l.crs, city.frame.crs);
-    Progress progress("roads", showProgress);
-    const double total = std::max<GIntBig>(1, l.layer->GetFeatureCount(FALSE));
-    l.layer->ResetReading();
     std::vector<Ring> lines;
-    for (auto& fp : *l.layer) {
-        OGRFeature& f = *fp;
-        FeatureAttributes a(f);
-        if (l.osm && !osmFeatureIs(Kind::Roads, a, true)) continue;
-        ++rep.read;
-        if (rep.read % 4096 == 0) progress.update(rep.read / total);
-        std::string id = featureId(f, a);
+    forEachFeature(l, Kind::Roads, [&](OGRFeature& f, const FeatureAttributes& a, const std::string& id,
+                                       LayerReport& rep, const Reprojector& toWorking) {
         bool link = false;
         RoadClass cls = RoadClass::Unclassified;
         if (auto c = attr(a, "road_class")) {
             auto parsed = parseRoadClass(*c, link);
             if (!parsed) {
                 skip(rep, id, "not a road for traffic (highway=" + *c + ")");
-                continue;
+                return;
             }
             cls = *parsed;
         } else {
             ++rep.defaultsUsed["no road class, used unclassified"];
         }
-        lines.clear();
-        if (auto problem = gis::extractLines(f.GetGeometryRef(), lines)) {
-            skip(rep, id, *problem);
-            continue;
-        }
-        if (!gis::toLocal(lines, toWorking, city.frame.origin)) {
-            skip(rep, id, "coordinates cannot be transformed to " + city.frame.crs.name());
-            continue;
-        }
+        if (!localLines(f.GetGeometryRef(), lines, rep, id, toWorking)) return;
         RoadDefaults def = roadDefaults(cls);
         Way w;
         w.cls = cls;
@@ -721,11 +749,10 @@ void Importer::importRoads(OpenLayer& l) {
         }
         if (!any) {
             skip(rep, id, "zero-length line");
-            continue;
+            return;
         }
         ++rep.imported;
-    }
-    progress.finish(fmt::format("{} ways imported, {} skipped", rep.imported, rep.skipped()));
+    });
 }
 
 // Splits ways at junctions and builds the directed graph. Two ways meet at a vertex they share
@@ -824,30 +851,20 @@ void Importer::buildRoadGraph() {
 }
 
 void Importer::importWater(OpenLayer& l) {
-    LayerReport& rep = newReport("water", l.file->path(), l.layer->GetName(), l.crs);
-    Reprojector toWorking(l.crs, city.frame.crs);
     Water& water = city.water;
-    l.layer->ResetReading();
     std::vector<Rings> polygons;
     std::vector<Ring> lines;
-    for (auto& fp : *l.layer) {
-        OGRFeature& f = *fp;
-        FeatureAttributes a(f);
-        if (l.osm && !osmFeatureIs(Kind::Water, a, l.lines)) continue;
-        ++rep.read;
-        std::string id = featureId(f, a);
+    forEachFeature(l, Kind::Water, [&](OGRFeature& f, const FeatureAttributes& a, const std::string& id,
+                                       LayerReport& rep, const Reprojector& toWorking) {
         const OGRGeometry* g = f.GetGeometryRef();
         auto type = g ? wkbFlatten(g->getGeometryType()) : wkbUnknown;
         bool isLine = type == wkbLineString || type == wkbMultiLineString || type == wkbCircularString ||
                       type == wkbCompoundCurve || type == wkbMultiCurve;
         std::string name = attr(a, "name").value_or("");
         if (isLine) {
-            lines.clear();
-            if (auto problem = gis::extractLines(g, lines)) { skip(rep, id, *problem); continue; }
-            if (!gis::toLocal(lines, toWorking, city.frame.origin)) { skip(rep, id, "coordinates cannot be transformed"); continue; }
+            if (!localLines(g, lines, rep, id, toWorking)) return;
             std::string kind = lower(attr(a, "waterway").value_or("stream"));
-            float defaultWidth = kind == "river" ? 10.f : kind == "canal" ? 8.f : kind == "stream" ? 3.f : 1.5f;
-            float width = defaultWidth;
+            float width = kind == "river" ? 10.f : kind == "canal" ? 8.f : kind == "stream" ? 3.f : 1.5f;
             if (auto wv = attr(a, "width")) {
                 auto v = gis::parseLength(*wv);
                 if (v && *v > 0 && *v < 5000) width = static_cast<float>(*v);
@@ -861,18 +878,9 @@ void Importer::importWater(OpenLayer& l) {
                 water.lineWidthM.push_back(width);
             }
             ++rep.imported;
-            continue;
+            return;
         }
-        polygons.clear();
-        if (auto problem = gis::extractPolygons(g, polygons)) { skip(rep, id, *problem); continue; }
-        bool ok = true;
-        for (auto& rings : polygons) ok = ok && gis::toLocal(rings, toWorking, city.frame.origin);
-        if (!ok) { skip(rep, id, "coordinates cannot be transformed"); continue; }
-        std::optional<std::string> bad;
-        for (auto& rings : polygons)
-            for (auto& r : rings)
-                if (!bad && ringProblem(r)) bad = worldProblem(r);
-        if (bad) { skip(rep, id, *bad); continue; }
+        if (!localPolygons(g, polygons, rep, id, toWorking) || !validPolygons(polygons, rep, id)) return;
         std::string kind = lower(attr(a, "water_kind").value_or("water"));
         if (kind == "riverbank") kind = "river";
         for (auto& rings : polygons) {
@@ -881,31 +889,16 @@ void Importer::importWater(OpenLayer& l) {
             water.areaName.push_back(name);
         }
         ++rep.imported;
-    }
+    });
 }
 
 void Importer::importLandUse(OpenLayer& l) {
-    LayerReport& rep = newReport("landuse", l.file->path(), l.layer->GetName(), l.crs);
-    Reprojector toWorking(l.crs, city.frame.crs);
     LandUse& lu = city.landuse;
-    l.layer->ResetReading();
     std::vector<Rings> polygons;
-    for (auto& fp : *l.layer) {
-        OGRFeature& f = *fp;
-        FeatureAttributes a(f);
-        if (l.osm && !osmFeatureIs(Kind::LandUse, a, false)) continue;
-        ++rep.read;
-        std::string id = featureId(f, a);
-        polygons.clear();
-        if (auto problem = gis::extractPolygons(f.GetGeometryRef(), polygons)) { skip(rep, id, *problem); continue; }
-        bool ok = true;
-        for (auto& rings : polygons) ok = ok && gis::toLocal(rings, toWorking, city.frame.origin);
-        if (!ok) { skip(rep, id, "coordinates cannot be transformed"); continue; }
-        std::optional<std::string> bad;
-        for (auto& rings : polygons)
-            for (auto& r : rings)
-                if (!bad && ringProblem(r)) bad = worldProblem(r);
-        if (bad) { skip(rep, id, *bad); continue; }
+    forEachFeature(l, Kind::LandUse, [&](OGRFeature& f, const FeatureAttributes& a, const std::string& id,
+                                         LayerReport& rep, const Reprojector& toWorking) {
+        if (!localPolygons(f.GetGeometryRef(), polygons, rep, id, toWorking) || !validPolygons(polygons, rep, id))
+            return;
         std::string source = attr(a, "landuse").value_or("");
         const LandUseClassInfo& cls = landUseClass(source);
         if (std::string(cls.name) == "other" && lower(source) != "other")
@@ -918,7 +911,7 @@ void Importer::importLandUse(OpenLayer& l) {
             lu.manningN.push_back(cls.manningN);
         }
         ++rep.imported;
-    }
+    });
 }
 
 } // namespace
