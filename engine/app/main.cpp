@@ -4,6 +4,7 @@
 #include "GitVersion.h"
 #include "core/Error.h"
 #include "core/Log.h"
+#include "sim/flood/FloodModule.h"
 
 #include <CLI/CLI.hpp>
 #include <cstdio>
@@ -39,6 +40,7 @@ int main(int argc, char** argv) {
 
     CLI11_PARSE(cli, argc, argv);
     ct::initLogging(logLevel);
+    ct::flood::registerFloodModule();
     std::filesystem::path cacheDir = noCache ? std::filesystem::path() : ct::app::defaultCacheDir();
     info.cacheDir = run.cacheDir = imp.cacheDir = cacheDir;
     try {

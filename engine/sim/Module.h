@@ -49,6 +49,8 @@ public:
     // Writes result files into `dir` (created by the runner).
     virtual void writeOutputs(const std::filesystem::path& dir) = 0;
     virtual Kpis kpis() const = 0;
+    // One line for the progress bar (e.g. "dt=0.4 s wet=12000"); empty if nothing to say.
+    virtual std::string status() const { return {}; }
 };
 
 class ModuleRegistry {

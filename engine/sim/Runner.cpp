@@ -5,7 +5,9 @@
 #include "core/Hash.h"
 #include "core/Progress.h"
 
+#include <atomic>
 #include <chrono>
+#include <csignal>
 #include <cmath>
 #include <fmt/format.h>
 #include <fstream>
@@ -80,6 +82,15 @@ static std::string utcNow() {
 
 namespace {
 
+// Ctrl-C once: the run stops after the current chunk and still writes its results.
+// Ctrl-C twice: the default action (the process ends).
+std::atomic<bool> g_interrupt{false};
+extern "C" void onInterrupt(int) {
+    if (g_interrupt.exchange(true)) std::_Exit(130);
+}
+bool interruptRequested() { return g_interrupt.load(); }
+double interruptedAtS = -1;
+
 struct Variant {
     std::string label;
     bool withEdits;
@@ -116,11 +127,19 @@ std::map<std::string, Kpis> runVariant(const Scenario& scenario, const CityModel
     for (auto& [_, m] : modules) m->start(context);
     if (!modules.empty()) {
         Progress bar(v.label, progress);
-        constexpr int chunks = 100;
+        constexpr int chunks = 200;
         for (int k = 1; k <= chunks; ++k) {
             double t = scenario.durationS * k / chunks;
             for (auto& [_, m] : modules) m->advance(t);
-            bar.update(static_cast<double>(k) / chunks, fmt::format("t={:.0f} s", t));
+            std::string detail = fmt::format("t={:.0f} s", t);
+            for (auto& [_, m] : modules)
+                if (auto s = m->status(); !s.empty()) detail += " " + s;
+            bar.update(static_cast<double>(k) / chunks, detail);
+            if (interruptRequested()) {
+                interruptedAtS = t;
+                spdlog::warn("interrupted at t = {:.0f} s: writing the results so far", t);
+                break;
+            }
         }
     }
     std::map<std::string, Kpis> out;
@@ -143,6 +162,13 @@ RunResult runScenario(const Scenario& scenario, const RunOptions& options) {
     fs::create_directories(result.outDir, ec);
     if (ec) throw InputError("cannot create output folder: " + ec.message(), result.outDir.string());
 
+    g_interrupt = false;
+    interruptedAtS = -1;
+    auto previousHandler = std::signal(SIGINT, onInterrupt);
+    struct Restore {
+        decltype(previousHandler) h;
+        ~Restore() { std::signal(SIGINT, h); }
+    } restore{previousHandler};
     int threads = options.threads > 0 ? options.threads : tbb::info::default_concurrency();
     tbb::global_control limit(tbb::global_control::max_allowed_parallelism, static_cast<size_t>(threads));
 
@@ -204,6 +230,7 @@ RunResult runScenario(const Scenario& scenario, const RunOptions& options) {
     manifest["modules"] = json::array();
     for (auto& m : scenario.modules) manifest["modules"].push_back(m.name);
     manifest["edits"] = scenario.edits.size();
+    if (interruptedAtS >= 0) manifest["interrupted_at_s"] = interruptedAtS;
     std::ofstream(result.outDir / "manifest.json") << manifest.dump(2) << "\n";
     return result;
 }

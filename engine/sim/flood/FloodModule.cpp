@@ -1,0 +1,770 @@
+#include "sim/flood/FloodModule.h"
+
+#include "core/Error.h"
+#include "gis/Writers.h"
+#include "sim/flood/DesignStorm.h"
+
+#include <cmath>
+#include <fmt/format.h>
+#include <limits>
+#include <spdlog/spdlog.h>
+
+namespace ct::flood {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+constexpr double kMmPerHour = 1e-3 / 3600.0; // mm/h -> m/s
+
+struct Gauge {
+    std::string name;
+    Vec2 world;
+    int i, j;
+    double maxDepth = 0;
+};
+
+struct Polygon {
+    std::vector<Vec2> ring; // local frame
+};
+
+// Reads YAML with errors that name the line.
+class Yaml {
+public:
+    explicit Yaml(std::string where) : where(std::move(where)) {}
+    [[noreturn]] void fail(const YAML::Node& n, const std::string& what, const std::string& hint = {}) const {
+        std::string loc = where;
+        if (n.IsDefined() && !n.Mark().is_null()) {
+            auto colon = where.rfind(':');
+            loc = (colon == std::string::npos ? where : where.substr(0, colon)) + ":" + std::to_string(n.Mark().line + 1);
+        }
+        throw InputError(what, loc, hint);
+    }
+    double number(const YAML::Node& n, const std::string& key) const {
+        if (!n || !n.IsScalar()) fail(n, "'" + key + "' must be a number");
+        try {
+            double v = n.as<double>();
+            if (!std::isfinite(v)) fail(n, "'" + key + "' is not a finite number");
+            return v;
+        } catch (const YAML::Exception&) {
+            fail(n, "'" + key + "' must be a number, not '" + n.Scalar() + "'");
+        }
+    }
+    double duration(const YAML::Node& n, const std::string& key) const {
+        if (!n || !n.IsScalar()) fail(n, "'" + key + "' must be a duration");
+        auto d = parseDurationSeconds(n.Scalar());
+        if (!d) fail(n, "'" + key + "' is not a duration: '" + n.Scalar() + "'", "e.g. 300, 5min, 1h");
+        return *d;
+    }
+    Vec2 point(const YAML::Node& n, const std::string& key) const {
+        if (!n.IsSequence() || n.size() != 2) fail(n, "'" + key + "' must be [x, y] in the city's CRS");
+        return {number(n[0], key), number(n[1], key)};
+    }
+    std::vector<Vec2> points(const YAML::Node& n, const std::string& key, size_t minCount) const {
+        if (!n.IsSequence() || n.size() < minCount)
+            fail(n, fmt::format("'{}' must be a list of at least {} [x, y] points", key, minCount));
+        std::vector<Vec2> out;
+        for (auto p : n) out.push_back(point(p, key));
+        return out;
+    }
+    // [[t, value], ...] with sorted times.
+    void series(const YAML::Node& n, const std::string& key, std::vector<double>& ts, std::vector<double>& vs) const {
+        if (!n.IsSequence() || n.size() == 0) fail(n, "'" + key + "' must be a list of [time_s, value] pairs");
+        for (auto p : n) {
+            if (!p.IsSequence() || p.size() != 2) fail(p, "'" + key + "' entries must be [time_s, value]");
+            double t = number(p[0], key), v = number(p[1], key);
+            if (!ts.empty() && t < ts.back())
+                fail(p, "'" + key + "': times are not sorted", "list the pairs in increasing time");
+            ts.push_back(t);
+            vs.push_back(v);
+        }
+    }
+    void keys(const YAML::Node& map, const std::string& section, std::initializer_list<const char*> allowed) const {
+        if (!map.IsMap()) fail(map, "'" + section + "' must be a mapping");
+        for (auto it = map.begin(); it != map.end(); ++it) {
+            std::string k = it->first.as<std::string>();
+            bool ok = false;
+            for (auto* a : allowed) ok = ok || k == a;
+            if (!ok) {
+                std::string list;
+                for (auto* a : allowed) list += (list.empty() ? "" : ", ") + std::string(a);
+                fail(it->first, "unknown key '" + k + "' in " + section, "allowed: " + list);
+            }
+        }
+    }
+
+private:
+    std::string where;
+};
+
+class FloodModule : public SimulationModule {
+public:
+    void configure(const YAML::Node& block, const std::string& where, const CityModel& city) override;
+    bool handlesEdit(const std::string& type) const override {
+        return type == "barrier" || type == "breach" || type == "lower" || type == "unseal" || type == "drainage" ||
+               type == "inflow";
+    }
+    void applyEdit(const Edit& edit) override;
+    void start(const RunContext& context) override;
+    void advance(double timeS) override;
+    std::shared_ptr<const Snapshot> snapshot() const override;
+    void writeOutputs(const fs::path& dir) override;
+    Kpis kpis() const override;
+    std::string status() const override;
+
+private:
+    void buildGrid();
+    template <class F>
+    void forCellsInPolygon(const std::vector<Vec2>& ring, F&& f) const;
+    template <class F>
+    void forCellsOnLine(const std::vector<Vec2>& line, double widthM, F&& f) const;
+    bool cellOf(const Vec2& local, int& i, int& j) const;
+    void record();
+    void writeGrid(const fs::path& file, const std::vector<float>& values) const;
+
+    const CityModel* city = nullptr;
+    std::string where;
+    SolverOptions options;
+    GridSpec spec;
+    double cellSize = 0;
+    std::string buildingMode = "blocked";
+    double buildingRaiseM = 0;
+    double drainageMmH = 0, infiltrationMmH = 0;
+    double gaugeIntervalS = 60, snapshotIntervalS = 0;
+    std::function<double(double)> rain;
+    double rainTotalM = 0;
+    double manningDefault = 0.035;
+    struct InflowSpec {
+        std::string name;
+        Vec2 local;
+        std::vector<double> ts, qs;
+    };
+    std::vector<InflowSpec> inflowSpecs;
+    std::vector<std::pair<std::vector<Vec2>, double>> initialLevels; // polygon, level
+    std::vector<Gauge> gauges;
+    // Edits, applied to the grid in start().
+    struct Barrier {
+        std::vector<Vec2> line;
+        double heightM;
+        double widthM;
+    };
+    struct Breach {
+        std::vector<Vec2> line;
+        double widthM;
+        double atS;
+        std::vector<size_t> cells;
+        std::vector<float> bedBefore;
+        bool done = false;
+    };
+    std::vector<Barrier> barriers;
+    std::vector<Breach> breaches;
+    std::vector<std::pair<std::vector<Vec2>, double>> lowers;   // polygon, depth
+    std::vector<std::vector<Vec2>> unseals;
+    std::vector<std::pair<std::vector<Vec2>, double>> drainageEdits; // polygon, mm/h
+
+    std::unique_ptr<FloodSolver> solver;
+    std::vector<float> sealed;                 // sealed share per cell
+    std::vector<float> manning;                // Manning's n per cell
+    std::vector<int32_t> buildingOfCell;       // -1 or building index
+    std::vector<float> bedInitial;
+    double nextGaugeS = 0, nextSnapshotS = 0;
+    struct GaugeRow {
+        double t;
+        std::vector<float> depth, speed, level;
+    };
+    std::vector<GaugeRow> gaugeRows;
+    struct BalanceRow {
+        double t;
+        MassBalance b;
+        double dt;
+        size_t wet;
+    };
+    std::vector<BalanceRow> balanceRows;
+    std::vector<std::pair<double, std::vector<float>>> snapshots;
+    std::string variant;
+};
+
+bool FloodModule::cellOf(const Vec2& p, int& i, int& j) const {
+    i = static_cast<int>(std::floor((p.x() - spec.x0) / spec.dx));
+    j = static_cast<int>(std::floor((p.y() - spec.y0) / spec.dx));
+    return i >= 0 && j >= 0 && i < spec.nx && j < spec.ny;
+}
+
+// Cells whose centre lies inside the ring (scanline over the ring's bounding rows).
+template <class F>
+void FloodModule::forCellsInPolygon(const std::vector<Vec2>& ring, F&& f) const {
+    Box2 b;
+    for (auto& p : ring) b.extend(p);
+    int j0 = std::max(0, static_cast<int>(std::floor((b.min.y() - spec.y0) / spec.dx - 0.5)));
+    int j1 = std::min(spec.ny - 1, static_cast<int>(std::ceil((b.max.y() - spec.y0) / spec.dx - 0.5)));
+    std::vector<double> xs;
+    for (int j = j0; j <= j1; ++j) {
+        double y = spec.y0 + (j + 0.5) * spec.dx;
+        xs.clear();
+        for (size_t a = 0, n = ring.size(), c = n - 1; a < n; c = a++) {
+            const Vec2 &p = ring[a], &q = ring[c];
+            if ((p.y() > y) != (q.y() > y)) xs.push_back(p.x() + (y - p.y()) / (q.y() - p.y()) * (q.x() - p.x()));
+        }
+        std::sort(xs.begin(), xs.end());
+        for (size_t k = 0; k + 1 < xs.size(); k += 2) {
+            int i0 = std::max(0, static_cast<int>(std::ceil((xs[k] - spec.x0) / spec.dx - 0.5)));
+            int i1 = std::min(spec.nx - 1, static_cast<int>(std::floor((xs[k + 1] - spec.x0) / spec.dx - 0.5)));
+            for (int i = i0; i <= i1; ++i) f(i, j);
+        }
+    }
+}
+
+// Cells within widthM/2 of the polyline (at least the cells it passes through).
+template <class F>
+void FloodModule::forCellsOnLine(const std::vector<Vec2>& line, double widthM, F&& f) const {
+    double half = std::max(widthM * 0.5, 0.0);
+    int reach = static_cast<int>(std::ceil(half / spec.dx));
+    std::vector<uint8_t> seen;
+    std::vector<size_t> marked;
+    for (size_t s = 0; s + 1 < line.size(); ++s) {
+        Vec2 a = line[s], b = line[s + 1];
+        double len = (b - a).norm();
+        int steps = std::max(1, static_cast<int>(std::ceil(len / (spec.dx * 0.25))));
+        for (int k = 0; k <= steps; ++k) {
+            Vec2 p = a + (b - a) * (static_cast<double>(k) / steps);
+            int ci, cj;
+            cellOf(p, ci, cj);
+            for (int dj = -reach; dj <= reach; ++dj)
+                for (int di = -reach; di <= reach; ++di) {
+                    int i = ci + di, j = cj + dj;
+                    if (i < 0 || j < 0 || i >= spec.nx || j >= spec.ny) continue;
+                    Vec2 c(spec.x0 + (i + 0.5) * spec.dx, spec.y0 + (j + 0.5) * spec.dx);
+                    if ((di != 0 || dj != 0) && (c - p).norm() > half) continue;
+                    size_t idx = static_cast<size_t>(j) * spec.nx + i;
+                    if (std::find(marked.begin(), marked.end(), idx) != marked.end()) continue;
+                    marked.push_back(idx);
+                    f(i, j);
+                }
+        }
+    }
+}
+
+void FloodModule::configure(const YAML::Node& block, const std::string& whereIn, const CityModel& cityIn) {
+    city = &cityIn;
+    where = whereIn;
+    Yaml y(where);
+    YAML::Node b = block.IsNull() ? YAML::Node(YAML::NodeType::Map) : block;
+    y.keys(b, "flood", {"scheme", "cell_size", "buildings", "building_raise", "manning_default", "boundary",
+                        "rain", "losses", "inflows", "initial_levels", "gauges", "gauge_interval",
+                        "snapshot_interval", "cfl", "max_dt"});
+    if (city->terrain.empty())
+        y.fail(b, "the flood module needs terrain", "set city.terrain to a DEM (GeoTIFF, ASCII grid, XYZ)");
+    if (auto s = b["scheme"]) {
+        std::string v = s.as<std::string>();
+        if (v == "hllc") options.scheme = Scheme::Hllc;
+        else if (v == "inertial") options.scheme = Scheme::Inertial;
+        else y.fail(s, "unknown flood scheme '" + v + "'", "use hllc (full shallow water) or inertial (fast)");
+    }
+    cellSize = b["cell_size"] ? y.number(b["cell_size"], "cell_size") : city->terrain.cellSize;
+    if (cellSize < city->terrain.cellSize * 0.999 || cellSize > 1000)
+        y.fail(b["cell_size"], fmt::format("cell_size must be between the terrain's {} m and 1000 m", city->terrain.cellSize));
+    if (auto m = b["buildings"]) {
+        buildingMode = m.as<std::string>();
+        if (buildingMode != "blocked" && buildingMode != "raised" && buildingMode != "none")
+            y.fail(m, "buildings must be blocked, raised or none");
+    }
+    if (b["building_raise"]) buildingRaiseM = y.number(b["building_raise"], "building_raise");
+    if (buildingMode == "raised" && !b["building_raise"]) buildingRaiseM = 0.3;
+    if (b["cfl"]) options.cfl = y.number(b["cfl"], "cfl");
+    if (options.cfl <= 0 || options.cfl > 0.5) y.fail(b["cfl"], "cfl must be in (0, 0.5]");
+    if (b["max_dt"]) options.maxDtS = y.duration(b["max_dt"], "max_dt");
+    if (auto bd = b["boundary"]) {
+        auto parse = [&](const YAML::Node& n) {
+            Boundary out;
+            if (n.IsScalar()) {
+                std::string v = n.Scalar();
+                if (v == "closed") out.kind = BoundaryKind::Closed;
+                else if (v == "open") out.kind = BoundaryKind::Open;
+                else y.fail(n, "boundary must be closed, open or {level: m}");
+            } else if (n.IsMap() && n["level"]) {
+                out.kind = BoundaryKind::Level;
+                out.levelM = y.number(n["level"], "level");
+            } else y.fail(n, "boundary must be closed, open or {level: m}");
+            return out;
+        };
+        if (bd.IsMap() && !bd["level"]) {
+            y.keys(bd, "boundary", {"default", "west", "east", "south", "north"});
+            Boundary def = bd["default"] ? parse(bd["default"]) : Boundary{};
+            options.west = bd["west"] ? parse(bd["west"]) : def;
+            options.east = bd["east"] ? parse(bd["east"]) : def;
+            options.south = bd["south"] ? parse(bd["south"]) : def;
+            options.north = bd["north"] ? parse(bd["north"]) : def;
+        } else {
+            options.west = options.east = options.south = options.north = parse(bd);
+        }
+    }
+    if (auto r = b["rain"]) {
+        y.keys(r, "rain", {"intensity_mm_h", "duration", "hyetograph", "design_storm"});
+        if (r["intensity_mm_h"]) {
+            double mmh = y.number(r["intensity_mm_h"], "intensity_mm_h");
+            if (mmh < 0) y.fail(r["intensity_mm_h"], "rain intensity must not be negative");
+            double dur = r["duration"] ? y.duration(r["duration"], "duration") : std::numeric_limits<double>::infinity();
+            rain = [mmh, dur](double t) { return t < dur ? mmh * kMmPerHour : 0.0; };
+        } else if (r["hyetograph"]) {
+            auto ts = std::make_shared<std::vector<double>>(), vs = std::make_shared<std::vector<double>>();
+            y.series(r["hyetograph"], "hyetograph", *ts, *vs);
+            for (double v : *vs)
+                if (v < 0) y.fail(r["hyetograph"], "rain intensity must not be negative");
+            // Stepwise: the intensity given at t_k holds until t_{k+1}.
+            rain = [ts, vs](double t) {
+                auto it = std::upper_bound(ts->begin(), ts->end(), t);
+                if (it == ts->begin()) return 0.0;
+                return (*vs)[static_cast<size_t>(it - ts->begin() - 1)] * kMmPerHour;
+            };
+        } else if (auto ds = r["design_storm"]) {
+            y.keys(ds, "design_storm", {"type", "duration", "interval", "depth_mm", "depths_mm"});
+            std::string type = ds["type"] ? ds["type"].as<std::string>() : "euler2";
+            double dur = y.duration(ds["duration"], "duration");
+            Hyetograph hy;
+            if (type == "block") {
+                hy = blockRain(dur, y.number(ds["depth_mm"], "depth_mm") / 1000);
+            } else if (type == "euler2") {
+                double interval = ds["interval"] ? y.duration(ds["interval"], "interval") : 300;
+                std::map<double, double> table;
+                if (!ds["depths_mm"] || !ds["depths_mm"].IsMap())
+                    y.fail(ds, "euler2 needs depths_mm: {duration: depth} from a depth-duration table (KOSTRA)");
+                for (auto it = ds["depths_mm"].begin(); it != ds["depths_mm"].end(); ++it)
+                    table[y.duration(it->first, "depths_mm")] = y.number(it->second, "depths_mm") / 1000;
+                try {
+                    hy = eulerTypeII(table, dur, interval);
+                } catch (const InputError& e) {
+                    y.fail(ds, e.problem(), e.hint());
+                }
+            } else y.fail(ds["type"], "design storm type must be euler2 or block");
+            auto hp = std::make_shared<Hyetograph>(hy);
+            rain = [hp](double t) { return hp->at(t); };
+        }
+    }
+    if (auto l = b["losses"]) {
+        y.keys(l, "losses", {"drainage_mm_h", "infiltration_mm_h"});
+        if (l["drainage_mm_h"]) drainageMmH = y.number(l["drainage_mm_h"], "drainage_mm_h");
+        if (l["infiltration_mm_h"]) infiltrationMmH = y.number(l["infiltration_mm_h"], "infiltration_mm_h");
+        if (drainageMmH < 0 || infiltrationMmH < 0) y.fail(l, "loss rates must not be negative");
+    }
+    const Vec2 origin = city->frame.origin;
+    if (auto ins = b["inflows"]) {
+        for (auto in : ins) {
+            y.keys(in, "inflow", {"name", "at", "hydrograph"});
+            InflowSpec s;
+            s.name = in["name"] ? in["name"].as<std::string>() : fmt::format("inflow{}", inflowSpecs.size() + 1);
+            s.local = y.point(in["at"], "at") - origin;
+            y.series(in["hydrograph"], "hydrograph", s.ts, s.qs);
+            inflowSpecs.push_back(std::move(s));
+        }
+    }
+    if (auto il = b["initial_levels"]) {
+        for (auto e : il) {
+            y.keys(e, "initial level", {"polygon", "level"});
+            auto ring = y.points(e["polygon"], "polygon", 3);
+            for (auto& p : ring) p -= origin;
+            initialLevels.emplace_back(ring, y.number(e["level"], "level"));
+        }
+    }
+    if (auto gs = b["gauges"]) {
+        for (auto g : gs) {
+            y.keys(g, "gauge", {"name", "at"});
+            Gauge gauge;
+            gauge.name = g["name"] ? g["name"].as<std::string>() : fmt::format("G{}", gauges.size() + 1);
+            gauge.world = y.point(g["at"], "at");
+            gauges.push_back(gauge);
+        }
+    }
+    if (b["gauge_interval"]) gaugeIntervalS = y.duration(b["gauge_interval"], "gauge_interval");
+    if (b["snapshot_interval"]) snapshotIntervalS = y.duration(b["snapshot_interval"], "snapshot_interval");
+    manningDefault = b["manning_default"] ? y.number(b["manning_default"], "manning_default") : 0.035;
+    buildGrid(); // early, so points outside the grid are reported now
+    for (auto& g : gauges)
+        if (!cellOf(g.world - origin, g.i, g.j))
+            throw InputError(fmt::format("gauge '{}' at ({:.1f}, {:.1f}) lies outside the flood grid", g.name,
+                                         g.world.x(), g.world.y()),
+                             where, "use coordinates in the city's CRS inside the terrain");
+    for (auto& s : inflowSpecs) {
+        int i, j;
+        if (!cellOf(s.local, i, j))
+            throw InputError(fmt::format("inflow '{}' at ({:.1f}, {:.1f}) lies outside the flood grid", s.name,
+                                         s.local.x() + origin.x(), s.local.y() + origin.y()),
+                             where, "use coordinates in the city's CRS inside the terrain");
+    }
+}
+
+void FloodModule::buildGrid() {
+    const Terrain& ter = city->terrain;
+    spec.dx = cellSize;
+    spec.nx = std::max(1, static_cast<int>(std::floor(ter.width * ter.cellSize / cellSize + 1e-9)));
+    spec.ny = std::max(1, static_cast<int>(std::floor(ter.height * ter.cellSize / cellSize + 1e-9)));
+    spec.x0 = ter.originX;
+    spec.y0 = ter.originY - spec.ny * cellSize;
+    const size_t cells = static_cast<size_t>(spec.nx) * spec.ny;
+    bedInitial.assign(cells, 0.0f);
+    // Bed: the DEM itself at its own resolution, else the mean of the DEM under each cell.
+    const int sub = std::max(1, static_cast<int>(std::ceil(cellSize / ter.cellSize - 1e-9)));
+    for (int j = 0; j < spec.ny; ++j)
+        for (int i = 0; i < spec.nx; ++i) {
+            size_t c = static_cast<size_t>(j) * spec.nx + i;
+            if (sub == 1 && std::abs(cellSize - ter.cellSize) < 1e-9) {
+                bedInitial[c] = ter.at(i, ter.height - 1 - j);
+                continue;
+            }
+            double sum = 0;
+            int count = 0;
+            for (int b = 0; b < sub; ++b)
+                for (int a = 0; a < sub; ++a) {
+                    Vec2 p(spec.x0 + (i + (a + 0.5) / sub) * cellSize, spec.y0 + (j + (b + 0.5) / sub) * cellSize);
+                    float hgt = ter.heightAt(p);
+                    if (std::isfinite(hgt)) {
+                        sum += hgt;
+                        ++count;
+                    }
+                }
+            bedInitial[c] = count ? static_cast<float>(sum / count) : NAN;
+        }
+    manning.assign(cells, static_cast<float>(manningDefault));
+    sealed.assign(cells, 0.3f);
+    const LandUse& lu = city->landuse;
+    for (size_t k = 0; k < lu.size(); ++k) {
+        std::vector<Vec2> ring(lu.areas.ring(k, 0).begin(), lu.areas.ring(k, 0).end());
+        forCellsInPolygon(ring, [&](int i, int j) {
+            size_t c = static_cast<size_t>(j) * spec.nx + i;
+            manning[c] = lu.manningN[k];
+            sealed[c] = lu.imperviousness[k];
+        });
+    }
+    // Roads: asphalt, n = 0.02, sealed; width from the lanes (3.25 m each).
+    const RoadNetwork& roads = city->roads;
+    for (uint32_t e = 0; e < roads.edgeCount(); ++e) {
+        if (roads.roadClass[e] == RoadClass::Footway || roads.roadClass[e] == RoadClass::Path ||
+            roads.roadClass[e] == RoadClass::Track || roads.roadClass[e] == RoadClass::Steps)
+            continue;
+        auto shape = roads.shape(EdgeId(e));
+        std::vector<Vec2> line(shape.begin(), shape.end());
+        forCellsOnLine(line, roads.lanes[e] * 3.25 * (roads.reverse[e].valid() ? 2 : 1), [&](int i, int j) {
+            size_t c = static_cast<size_t>(j) * spec.nx + i;
+            manning[c] = 0.02f;
+            sealed[c] = 1.0f;
+        });
+    }
+    buildingOfCell.assign(cells, -1);
+    const Buildings& bl = city->buildings;
+    for (size_t k = 0; k < bl.size(); ++k)
+        for (uint32_t p = bl.partStart[k]; p < bl.partStart[k + 1]; ++p) {
+            std::vector<Vec2> ring(bl.footprints.ring(p, 0).begin(), bl.footprints.ring(p, 0).end());
+            forCellsInPolygon(ring, [&](int i, int j) {
+                Vec2 centre(spec.x0 + (i + 0.5) * spec.dx, spec.y0 + (j + 0.5) * spec.dx);
+                for (size_t hole = 1; hole < bl.footprints.ringCount(p); ++hole)
+                    if (pointInRing(centre, bl.footprints.ring(p, hole))) return; // courtyard
+                buildingOfCell[static_cast<size_t>(j) * spec.nx + i] = static_cast<int32_t>(k);
+            });
+        }
+}
+
+void FloodModule::applyEdit(const Edit& edit) {
+    Yaml y(edit.where);
+    const YAML::Node& e = edit.spec;
+    const Vec2 origin = city->frame.origin;
+    auto local = [&](std::vector<Vec2> pts) {
+        for (auto& p : pts) p -= origin;
+        return pts;
+    };
+    if (edit.type == "barrier") {
+        y.keys(e, "barrier", {"type", "name", "line", "height", "width"});
+        Barrier b{local(y.points(e["line"], "line", 2)), y.number(e["height"], "height"),
+                  e["width"] ? y.number(e["width"], "width") : 0.0};
+        if (b.heightM <= 0 || b.heightM > 50) y.fail(e["height"], "barrier height must be in (0, 50] m");
+        barriers.push_back(b);
+    } else if (edit.type == "breach") {
+        y.keys(e, "breach", {"type", "name", "line", "at", "width"});
+        Breach b;
+        b.line = local(y.points(e["line"], "line", 2));
+        b.atS = e["at"] ? y.duration(e["at"], "at") : 0.0;
+        b.widthM = e["width"] ? y.number(e["width"], "width") : 0.0;
+        breaches.push_back(b);
+    } else if (edit.type == "lower") {
+        y.keys(e, "lower", {"type", "name", "polygon", "depth"});
+        double d = y.number(e["depth"], "depth");
+        if (d <= 0 || d > 50) y.fail(e["depth"], "lower depth must be in (0, 50] m");
+        lowers.emplace_back(local(y.points(e["polygon"], "polygon", 3)), d);
+    } else if (edit.type == "unseal") {
+        y.keys(e, "unseal", {"type", "name", "polygon"});
+        unseals.push_back(local(y.points(e["polygon"], "polygon", 3)));
+    } else if (edit.type == "drainage") {
+        y.keys(e, "drainage", {"type", "name", "polygon", "mm_h"});
+        double r = y.number(e["mm_h"], "mm_h");
+        if (r < 0) y.fail(e["mm_h"], "drainage rate must not be negative");
+        drainageEdits.emplace_back(local(y.points(e["polygon"], "polygon", 3)), r);
+    } else if (edit.type == "inflow") {
+        y.keys(e, "inflow", {"type", "name", "at", "hydrograph"});
+        InflowSpec s;
+        s.name = e["name"] ? e["name"].as<std::string>() : "edit inflow";
+        s.local = y.point(e["at"], "at") - origin;
+        y.series(e["hydrograph"], "hydrograph", s.ts, s.qs);
+        int i, j;
+        if (!cellOf(s.local, i, j)) y.fail(e["at"], "inflow point lies outside the flood grid");
+        inflowSpecs.push_back(std::move(s));
+    }
+}
+
+void FloodModule::start(const RunContext& context) {
+    variant = context.variant;
+    solver = std::make_unique<FloodSolver>(spec, options);
+    std::vector<float> bed = bedInitial;
+    std::vector<float> sealedNow = sealed;
+    std::vector<float> drainage(bed.size(), static_cast<float>(drainageMmH));
+    auto index = [&](int i, int j) { return static_cast<size_t>(j) * spec.nx + i; };
+    for (auto& [ring, depth] : lowers) forCellsInPolygon(ring, [&](int i, int j) { bed[index(i, j)] -= static_cast<float>(depth); });
+    for (auto& ring : unseals) forCellsInPolygon(ring, [&](int i, int j) { sealedNow[index(i, j)] = 0; });
+    for (auto& [ring, rate] : drainageEdits)
+        forCellsInPolygon(ring, [&](int i, int j) { drainage[index(i, j)] = static_cast<float>(rate); });
+    std::vector<float> beforeBarriers = bed;
+    for (auto& b : barriers) {
+        // The crest follows the ground along the line: the highest ground under it plus height.
+        forCellsOnLine(b.line, b.widthM, [&](int i, int j) {
+            size_t c = index(i, j);
+            bed[c] = std::max(bed[c], beforeBarriers[c] + static_cast<float>(b.heightM));
+        });
+    }
+    for (auto& br : breaches) {
+        br.cells.clear();
+        br.bedBefore.clear();
+        br.done = false;
+        forCellsOnLine(br.line, br.widthM, [&](int i, int j) {
+            br.cells.push_back(index(i, j));
+            br.bedBefore.push_back(beforeBarriers[index(i, j)]);
+        });
+    }
+    solver->bedM() = bed;
+    solver->manningN() = manning;
+    auto& wall = solver->blocked();
+    for (size_t c = 0; c < bed.size(); ++c) {
+        int32_t k = buildingOfCell[c];
+        if (k < 0) continue;
+        if (buildingMode == "blocked") wall[c] = 1;
+        else if (buildingMode == "raised")
+            solver->bedM()[c] += static_cast<float>(buildingRaiseM > 0 ? buildingRaiseM : city->buildings.heightM[static_cast<size_t>(k)]);
+    }
+    auto& loss = solver->lossRateMps();
+    for (size_t c = 0; c < loss.size(); ++c)
+        loss[c] = static_cast<float>((drainage[c] * sealedNow[c] + infiltrationMmH * (1 - sealedNow[c])) * kMmPerHour);
+    auto& h = solver->depthM();
+    for (auto& [ring, level] : initialLevels)
+        forCellsInPolygon(ring, [&](int i, int j) {
+            size_t c = index(i, j);
+            if (!wall[c]) h[c] = std::max(h[c], static_cast<float>(level) - solver->bedM()[c]);
+        });
+    if (rain) solver->setRain(rain);
+    for (auto& s : inflowSpecs) {
+        PointInflow p;
+        p.name = s.name;
+        cellOf(s.local, p.i, p.j);
+        p.timesS = s.ts;
+        p.flowM3s = s.qs;
+        solver->addInflow(p);
+    }
+    for (auto& g : gauges) g.maxDepth = 0;
+    gaugeRows.clear();
+    balanceRows.clear();
+    snapshots.clear();
+    nextGaugeS = 0;
+    nextSnapshotS = snapshotIntervalS > 0 ? snapshotIntervalS : std::numeric_limits<double>::infinity();
+    solver->initialize();
+    record();
+}
+
+void FloodModule::record() {
+    const FloodSolver& s = *solver;
+    const double t = s.time();
+    if (t + 1e-9 >= nextGaugeS) {
+        GaugeRow row{t, {}, {}, {}};
+        for (auto& g : gauges) {
+            size_t c = s.index(g.i, g.j);
+            float d = s.depthM()[c];
+            row.depth.push_back(d);
+            row.speed.push_back(static_cast<float>(s.velocity(c)));
+            row.level.push_back(d + solver->bedM()[c]);
+        }
+        gaugeRows.push_back(std::move(row));
+        balanceRows.push_back({t, s.massBalance(), s.lastDt(), s.wetCells(0.01)});
+        nextGaugeS += gaugeIntervalS;
+    }
+    for (auto& g : gauges) g.maxDepth = std::max<double>(g.maxDepth, s.depthM()[s.index(g.i, g.j)]);
+    if (t + 1e-9 >= nextSnapshotS) {
+        snapshots.emplace_back(t, s.depthM());
+        nextSnapshotS += snapshotIntervalS;
+    }
+}
+
+void FloodModule::advance(double timeS) {
+    while (solver->time() < timeS - 1e-9) {
+        // Stop at breach times and recording times so they happen exactly then.
+        double until = std::min({timeS, nextGaugeS, nextSnapshotS});
+        for (auto& br : breaches)
+            if (!br.done) until = std::min(until, std::max(br.atS, solver->time()));
+        for (auto& br : breaches)
+            if (!br.done && solver->time() + 1e-9 >= br.atS) {
+                for (size_t k = 0; k < br.cells.size(); ++k) solver->bedM()[br.cells[k]] = br.bedBefore[k];
+                br.done = true;
+            }
+        if (until > solver->time() + 1e-9)
+            solver->advanceTo(until, [&](const FloodSolver&) {
+                for (auto& g : gauges) g.maxDepth = std::max<double>(g.maxDepth, solver->depthM()[solver->index(g.i, g.j)]);
+            });
+        record();
+    }
+}
+
+std::string FloodModule::status() const {
+    if (!solver) return {};
+    return fmt::format("dt={:.3f} s wet={} mass err={:.1e}", solver->lastDt(), solver->wetCells(0.01),
+                       solver->massBalance().relativeError());
+}
+
+std::shared_ptr<const Snapshot> FloodModule::snapshot() const {
+    auto s = std::make_shared<FloodSnapshot>();
+    if (!solver) return s;
+    s->simTimeS = solver->time();
+    s->grid = spec;
+    s->depthM = solver->depthM();
+    return s;
+}
+
+void FloodModule::writeGrid(const fs::path& file, const std::vector<float>& values) const {
+    // Solver rows run south to north; GeoTIFF rows north to south. Walls become nodata.
+    std::vector<float> out(values.size());
+    for (int j = 0; j < spec.ny; ++j)
+        for (int i = 0; i < spec.nx; ++i) {
+            size_t c = static_cast<size_t>(j) * spec.nx + i;
+            bool wall = solver->blocked()[c];
+            out[static_cast<size_t>(spec.ny - 1 - j) * spec.nx + i] = wall ? NAN : values[c];
+        }
+    const Vec2 o = city->frame.origin;
+    gis::writeGeoTiff(file, out, spec.nx, spec.ny, spec.x0 + o.x(), spec.y0 + spec.ny * spec.dx + o.y(), spec.dx,
+                      spec.dx, city->frame.crs);
+}
+
+// Max depth next to each building: the wet cells around its footprint (8-neighbourhood of its
+// cells), or for buildings smaller than a cell the cells around its centroid.
+static std::vector<float> depthAroundBuildings(const CityModel& city, const GridSpec& g,
+                                               const std::vector<int32_t>& buildingOfCell,
+                                               const std::vector<float>& maxDepth) {
+    std::vector<float> out(city.buildings.size(), 0.0f);
+    std::vector<uint8_t> hasCells(out.size(), 0);
+    for (int j = 0; j < g.ny; ++j)
+        for (int i = 0; i < g.nx; ++i) {
+            int32_t k = buildingOfCell[static_cast<size_t>(j) * g.nx + i];
+            if (k < 0) continue;
+            hasCells[static_cast<size_t>(k)] = 1;
+            for (int dj = -1; dj <= 1; ++dj)
+                for (int di = -1; di <= 1; ++di) {
+                    int a = i + di, b = j + dj;
+                    if (a < 0 || b < 0 || a >= g.nx || b >= g.ny) continue;
+                    size_t c = static_cast<size_t>(b) * g.nx + a;
+                    if (buildingOfCell[c] == k) continue;
+                    out[static_cast<size_t>(k)] = std::max(out[static_cast<size_t>(k)], maxDepth[c]);
+                }
+        }
+    for (size_t k = 0; k < out.size(); ++k) {
+        if (hasCells[k]) continue;
+        Vec2 p = city.buildings.centroid(k);
+        int ci = static_cast<int>(std::floor((p.x() - g.x0) / g.dx)), cj = static_cast<int>(std::floor((p.y() - g.y0) / g.dx));
+        for (int dj = -1; dj <= 1; ++dj)
+            for (int di = -1; di <= 1; ++di) {
+                int a = ci + di, b = cj + dj;
+                if (a < 0 || b < 0 || a >= g.nx || b >= g.ny) continue;
+                out[k] = std::max(out[k], maxDepth[static_cast<size_t>(b) * g.nx + a]);
+            }
+    }
+    return out;
+}
+
+static const char* depthClass(float d) {
+    return d >= 0.5f ? ">=0.5 m" : d >= 0.3f ? "0.3-0.5 m" : d >= 0.1f ? "0.1-0.3 m" : "<0.1 m";
+}
+
+void FloodModule::writeOutputs(const fs::path& dir) {
+    writeGrid(dir / "max_depth.tif", solver->maxDepth());
+    writeGrid(dir / "max_velocity.tif", solver->maxSpeed());
+    writeGrid(dir / "max_hazard.tif", solver->maxHazard());
+    writeGrid(dir / "arrival_time.tif", solver->arrivalTimeS());
+    for (auto& [t, depth] : snapshots) writeGrid(dir / fmt::format("depth_{:06.0f}s.tif", t), depth);
+
+    std::vector<std::string> header = {"time_s"};
+    for (auto& g : gauges)
+        for (const char* q : {"depth_m", "speed_m_s", "level_m"}) header.push_back(g.name + "_" + q);
+    gis::CsvWriter gcsv(dir / "gauges.csv", header);
+    for (auto& row : gaugeRows) {
+        gcsv << row.t;
+        for (size_t k = 0; k < gauges.size(); ++k)
+            gcsv << static_cast<double>(row.depth[k]) << static_cast<double>(row.speed[k]) << static_cast<double>(row.level[k]);
+        gcsv.endRow();
+    }
+    gis::CsvWriter mcsv(dir / "mass_balance.csv", {"time_s", "dt_s", "wet_cells", "rain_m3", "inflow_m3", "loss_m3",
+                                                    "outflow_m3", "storage_m3", "error_m3", "relative_error"});
+    for (auto& r : balanceRows)
+        mcsv << r.t << r.dt << static_cast<int64_t>(r.wet) << r.b.rainM3 << r.b.inflowM3 << r.b.lossM3 << r.b.outflowM3
+             << r.b.storageM3 << r.b.error() << r.b.relativeError(),
+            mcsv.endRow();
+
+    auto around = depthAroundBuildings(*city, spec, buildingOfCell, solver->maxDepth());
+    const Buildings& bl = city->buildings;
+    gis::GpkgWriter w(dir / "buildings_affected.gpkg", "buildings_affected", gis::GpkgWriter::Geometry::Polygon,
+                      city->frame.crs,
+                      {{"source_id", gis::FieldType::String}, {"max_depth_m", gis::FieldType::Real},
+                       {"depth_class", gis::FieldType::String}, {"use", gis::FieldType::String}});
+    const Vec2 o = city->frame.origin;
+    for (size_t k = 0; k < bl.size(); ++k)
+        for (uint32_t p = bl.partStart[k]; p < bl.partStart[k + 1]; ++p) {
+            std::vector<std::vector<Vec2>> rings;
+            for (size_t r = 0; r < bl.footprints.ringCount(p); ++r) {
+                rings.emplace_back();
+                for (const Vec2& q : bl.footprints.ring(p, r)) rings.back().push_back(q + o);
+            }
+            w.addPolygon(rings, {bl.sourceId[k], static_cast<double>(around[k]), std::string(depthClass(around[k])),
+                                 std::string(toString(bl.use[k]))});
+        }
+}
+
+Kpis FloodModule::kpis() const {
+    const auto& maxDepth = solver->maxDepth();
+    double area = spec.dx * spec.dx, flooded = 0, deepest = 0;
+    for (size_t c = 0; c < maxDepth.size(); ++c) {
+        if (solver->blocked()[c]) continue;
+        if (maxDepth[c] >= 0.1f) flooded += area;
+        deepest = std::max<double>(deepest, maxDepth[c]);
+    }
+    auto around = depthAroundBuildings(*city, spec, buildingOfCell, maxDepth);
+    double wet10 = 0, wet30 = 0, wet50 = 0;
+    for (float d : around) {
+        wet10 += d >= 0.1f;
+        wet30 += d >= 0.3f;
+        wet50 += d >= 0.5f;
+    }
+    MassBalance b = solver->massBalance();
+    Kpis k = {
+        {"flooded_area", flooded, "m2"},
+        {"max_depth", deepest, "m"},
+        {"buildings_wet_0_1m", wet10, ""},
+        {"buildings_wet_0_3m", wet30, ""},
+        {"buildings_wet_0_5m", wet50, ""},
+        {"rain_volume", b.rainM3, "m3"},
+        {"inflow_volume", b.inflowM3, "m3"},
+        {"loss_volume", b.lossM3, "m3"},
+        {"outflow_volume", b.outflowM3, "m3"},
+        {"stored_volume", b.storageM3, "m3"},
+        {"mass_error_relative", b.relativeError(), ""},
+        {"time_steps", static_cast<double>(solver->steps()), ""},
+    };
+    for (auto& g : gauges) k.push_back({"gauge_" + g.name + "_max_depth", g.maxDepth, "m"});
+    return k;
+}
+
+} // namespace
+
+void registerFloodModule() {
+    ModuleRegistry::instance().add("flood", [] { return std::make_unique<FloodModule>(); });
+}
+
+} // namespace ct::flood
