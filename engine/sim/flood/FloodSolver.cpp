@@ -176,14 +176,17 @@ void FloodSolver::initialize() {
         if (h[c] < 0 || !std::isfinite(h[c])) throw InputError("initial water depth is negative or not a number");
     }
     hComp.assign(cells, 0.0f);
-    hNew.resize(cells);
-    huNew.resize(cells);
-    hvNew.resize(cells);
+    if (opt.scheme == Scheme::Hllc) {
+        hNew.resize(cells);
+        huNew.resize(cells);
+        hvNew.resize(cells);
+    }
     outflowFactor.assign(cells, 1.0f);
     rowSum.assign(static_cast<size_t>(spec.ny), 0.0);
     if (opt.scheme == Scheme::Inertial) {
         qx.assign(static_cast<size_t>(spec.nx + 1) * spec.ny, 0.0f);
         qy.assign(static_cast<size_t>(spec.nx) * (spec.ny + 1), 0.0f);
+        qyOld.assign(qy.size(), 0.0f);
     }
     hMax = h;
     speedMax.assign(cells, 0.0f);
@@ -414,11 +417,14 @@ void FloodSolver::stepInertial(double dtIn) {
     const float g = static_cast<float>(opt.g), dt = static_cast<float>(dtIn), dx = static_cast<float>(spec.dx);
     const float flowMin = static_cast<float>(opt.inertialFlowDepthM);
     auto eta = [&](size_t c) { return h[c] + z[c]; };
-    // q_new = (q − g h_f dt ∂η/∂x) / (1 + g dt n² |q| / h_f^(7/3))   (Bates et al. 2010)
-    auto update = [&](float q, float etaL, float etaR, float zf, float nf) {
+    // q_new = (θ q + (1−θ)/2 (q_prev + q_next) − g h_f dt ∂η/∂x) / (1 + g dt n² |q| / h_f^(7/3))
+    // (Bates et al. 2010; de Almeida et al. 2012), q_prev/q_next the neighbouring faces in line.
+    const float theta = static_cast<float>(opt.inertialTheta);
+    auto update = [&](float q, float etaL, float etaR, float zf, float nf, float qPrev, float qNext) {
         float hf = std::max(etaL, etaR) - zf;
         if (hf <= flowMin) return 0.0f;
-        float num = q - g * hf * dt * (etaR - etaL) / dx;
+        float qw = theta * q + 0.5f * (1 - theta) * (qPrev + qNext);
+        float num = qw - g * hf * dt * (etaR - etaL) / dx;
         return num / (1.0f + g * dt * nf * nf * std::abs(q) / (hf * hf * fastCbrt(hf)));
     };
     // A boundary face: inside cell c, outward sign s (+1 east/north, −1 west/south).
@@ -432,34 +438,45 @@ void FloodSolver::stepInertial(double dtIn) {
         }
         case BoundaryKind::Level: {
             float e = eta(c), lv = static_cast<float>(b.levelM);
-            return s > 0 ? update(q, e, lv, z[c], n[c]) : update(q, lv, e, z[c], n[c]);
+            return s > 0 ? update(q, e, lv, z[c], n[c], q, q) : update(q, lv, e, z[c], n[c], q, q);
         }
         }
         return 0.0f;
     };
     forRows(ny, [&](int j0, int j1) {
+        std::vector<float> old(static_cast<size_t>(nx) + 1);
         for (int j = j0; j < j1; ++j) {
             size_t row = static_cast<size_t>(j) * (nx + 1);
-            qx[row] = boundaryFlux(qx[row], index(0, j), -1, opt.west);
-            qx[row + nx] = boundaryFlux(qx[row + nx], index(nx - 1, j), +1, opt.east);
+            std::copy(qx.begin() + static_cast<long>(row), qx.begin() + static_cast<long>(row + nx + 1), old.begin());
+            qx[row] = boundaryFlux(old[0], index(0, j), -1, opt.west);
+            qx[row + nx] = boundaryFlux(old[static_cast<size_t>(nx)], index(nx - 1, j), +1, opt.east);
             for (int i = 1; i < nx; ++i) {
                 size_t a = index(i - 1, j), b = index(i, j);
-                float& q = qx[row + i];
-                q = (wall[a] || wall[b]) ? 0.0f
-                                         : update(q, eta(a), eta(b), std::max(z[a], z[b]), 0.5f * (n[a] + n[b]));
+                const size_t k = static_cast<size_t>(i);
+                // Neighbour faces on the domain edge or at a wall are no flow to average with.
+                float prev = (i > 1 && !wall[index(i - 2, j)]) ? old[k - 1] : old[k];
+                float next = (i + 1 < nx && !wall[index(i + 1, j)]) ? old[k + 1] : old[k];
+                qx[row + k] = (wall[a] || wall[b]) ? 0.0f
+                                                   : update(old[k], eta(a), eta(b), std::max(z[a], z[b]),
+                                                            0.5f * (n[a] + n[b]), prev, next);
             }
         }
     });
+    qyOld.swap(qy); // qyOld: last step's values; qy is rewritten entirely below
     forRows(ny + 1, [&](int j0, int j1) {
         for (int j = j0; j < j1; ++j)
             for (int i = 0; i < nx; ++i) {
-                float& q = qy[static_cast<size_t>(j) * nx + i];
-                if (j == 0) q = boundaryFlux(q, index(i, 0), -1, opt.south);
-                else if (j == ny) q = boundaryFlux(q, index(i, ny - 1), +1, opt.north);
+                const size_t f = static_cast<size_t>(j) * nx + i;
+                const float q = qyOld[f];
+                if (j == 0) qy[f] = boundaryFlux(q, index(i, 0), -1, opt.south);
+                else if (j == ny) qy[f] = boundaryFlux(q, index(i, ny - 1), +1, opt.north);
                 else {
                     size_t a = index(i, j - 1), b = index(i, j);
-                    q = (wall[a] || wall[b]) ? 0.0f
-                                             : update(q, eta(a), eta(b), std::max(z[a], z[b]), 0.5f * (n[a] + n[b]));
+                    float prev = (j > 1 && !wall[index(i, j - 2)]) ? qyOld[f - static_cast<size_t>(nx)] : q;
+                    float next = (j + 1 < ny && !wall[index(i, j + 1)]) ? qyOld[f + static_cast<size_t>(nx)] : q;
+                    qy[f] = (wall[a] || wall[b]) ? 0.0f
+                                                 : update(q, eta(a), eta(b), std::max(z[a], z[b]), 0.5f * (n[a] + n[b]),
+                                                          prev, next);
                 }
             }
     });

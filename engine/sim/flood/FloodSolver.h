@@ -5,8 +5,9 @@
 //  - Hllc: finite volume, HLLC Riemann fluxes with Audusse hydrostatic reconstruction
 //    (well-balanced, depth-positive), first order in space and time; Manning friction
 //    semi-implicit; CFL time step.
-//  - Inertial: LISFLOOD-FP's local inertial scheme (Bates et al. 2010, de Almeida et al.
-//    2012) with semi-implicit friction and a mass-conserving outflow limiter.
+//  - Inertial: LISFLOOD-FP's local inertial scheme (Bates et al. 2010) with de Almeida et
+//    al.'s (2012) θ-weighting of neighbouring discharges (damps the grid-scale oscillation of
+//    the plain scheme), semi-implicit friction and a mass-conserving outflow limiter.
 // Grid: cell (i, j) has centre (x0 + (i+0.5) dx, y0 + (j+0.5) dx); j grows northwards.
 // State is float32 structure-of-arrays; depth updates use compensated (Kahan) summation so
 // small rain increments on deep water are not lost to rounding. Sums for the mass balance are
@@ -50,6 +51,7 @@ struct SolverOptions {
     Scheme scheme = Scheme::Hllc;
     double cfl = 0.45;            // Hllc; Inertial uses alpha below
     double inertialAlpha = 0.7;   // dt = alpha dx / sqrt(g h_max)
+    double inertialTheta = 0.7;   // de Almeida et al. (2012) weighting; 1 = Bates et al. (2010)
     double maxDtS = 10.0;
     double minDtS = 1e-6;         // below this the run stops with an explanation
     double dryDepthM = 1e-6;      // below: no velocity
@@ -115,6 +117,7 @@ private:
     std::vector<float> z, n, loss, h, hu, hv, rainScale;
     std::vector<uint8_t> wall;
     std::vector<float> qx, qy;        // inertial face fluxes (nx+1)×ny and nx×(ny+1)
+    std::vector<float> qyOld;         // inertial: last step's qy, for the θ-weighting
     std::vector<float> hComp;              // Kahan compensation of h: depth is h − hComp
     std::vector<float> hNew, huNew, hvNew; // HLLC: the state being written
     std::vector<float> outflowFactor;      // Inertial: outflow limiter per cell
