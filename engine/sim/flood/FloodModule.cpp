@@ -132,7 +132,7 @@ private:
     double drainageMmH = 0, infiltrationMmH = 0;
     double gaugeIntervalS = 60, snapshotIntervalS = 0;
     std::function<double(double)> rain;
-    double rainTotalM = 0;
+    std::vector<double> rainBreaks; // times where the rain rate changes
     double manningDefault = 0.035;
     struct InflowSpec {
         std::string name;
@@ -305,11 +305,13 @@ void FloodModule::configure(const YAML::Node& block, const std::string& whereIn,
             if (mmh < 0) y.fail(r["intensity_mm_h"], "rain intensity must not be negative");
             double dur = r["duration"] ? y.duration(r["duration"], "duration") : std::numeric_limits<double>::infinity();
             rain = [mmh, dur](double t) { return t < dur ? mmh * kMmPerHour : 0.0; };
+            if (std::isfinite(dur)) rainBreaks = {dur};
         } else if (r["hyetograph"]) {
             auto ts = std::make_shared<std::vector<double>>(), vs = std::make_shared<std::vector<double>>();
             y.series(r["hyetograph"], "hyetograph", *ts, *vs);
             for (double v : *vs)
                 if (v < 0) y.fail(r["hyetograph"], "rain intensity must not be negative");
+            rainBreaks = *ts;
             // Stepwise: the intensity given at t_k holds until t_{k+1}.
             rain = [ts, vs](double t) {
                 auto it = std::upper_bound(ts->begin(), ts->end(), t);
@@ -336,6 +338,7 @@ void FloodModule::configure(const YAML::Node& block, const std::string& whereIn,
                     y.fail(ds, e.problem(), e.hint());
                 }
             } else y.fail(ds["type"], "design storm type must be euler2 or block");
+            for (size_t k = 1; k <= hy.intensityMps.size(); ++k) rainBreaks.push_back(k * hy.intervalS);
             auto hp = std::make_shared<Hyetograph>(hy);
             rain = [hp](double t) { return hp->at(t); };
         }
@@ -555,7 +558,7 @@ void FloodModule::start(const RunContext& context) {
             size_t c = index(i, j);
             if (!wall[c]) h[c] = std::max(h[c], static_cast<float>(level) - solver->bedM()[c]);
         });
-    if (rain) solver->setRain(rain);
+    if (rain) solver->setRain(rain, rainBreaks);
     for (auto& s : inflowSpecs) {
         PointInflow p;
         p.name = s.name;

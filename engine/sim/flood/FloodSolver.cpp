@@ -84,7 +84,10 @@ inline FaceFlux faceFlux(const Cell& L, const Cell& R, float g) {
 inline Cell ghost(const Cell& in, const Boundary& b) {
     switch (b.kind) {
     case BoundaryKind::Closed: return {in.h, -in.un, in.ut, in.z};
-    case BoundaryKind::Open: return in;
+    // Free outflow: zero gradient, but water may only leave; inward flow meets a wall there.
+    // (Copying an inward velocity, or even still water next to outgoing flow, feeds inflow
+    // from nowhere.)
+    case BoundaryKind::Open: return in.un >= 0 ? in : Cell{in.h, -in.un, in.ut, in.z};
     case BoundaryKind::Level: return {std::max(0.0f, static_cast<float>(b.levelM) - in.z), in.un, in.ut, in.z};
     }
     return in;
@@ -261,6 +264,8 @@ double FloodSolver::computeDt() const {
 double FloodSolver::step(double untilS) {
     if (!prepared) initialize();
     double dt = std::min(computeDt(), untilS - t);
+    auto nextBreak = std::upper_bound(rainBreaks.begin(), rainBreaks.end(), t + 1e-9);
+    if (nextBreak != rainBreaks.end()) dt = std::min(dt, *nextBreak - t);
     if (dt <= 0) return 0;
     if (opt.scheme == Scheme::Hllc) stepHllc(dt);
     else stepInertial(dt);

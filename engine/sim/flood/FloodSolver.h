@@ -14,6 +14,7 @@
 // double and reduced in a fixed order, so results do not depend on the thread count.
 // Memory: about 57 bytes per cell (61 with a per-cell rain factor).
 #include <cstdint>
+#include <algorithm>
 #include <functional>
 #include <string>
 #include <vector>
@@ -78,8 +79,13 @@ public:
     std::vector<float>& dischargeY() { return hv; }
     const std::vector<float>& depthM() const { return h; }
 
-    // Rain rate in m/s as a function of time since start (uniform over the grid).
-    void setRain(std::function<double(double)> rainMps) { rain = std::move(rainMps); }
+    // Rain rate in m/s as a function of time since start (uniform over the grid), constant
+    // between the given breakpoints: no step crosses one, so the rain volume is exact.
+    void setRain(std::function<double(double)> rainMps, std::vector<double> breakpointsS = {}) {
+        rain = std::move(rainMps);
+        rainBreaks = std::move(breakpointsS);
+        std::sort(rainBreaks.begin(), rainBreaks.end());
+    }
     // Rain as a per-cell field multiplied by rain(t) (for rasters and edits); empty = 1.
     std::vector<float>& rainFactor() { return rainScale; }
     void addInflow(PointInflow inflow);
@@ -124,6 +130,7 @@ private:
     std::vector<double> rowSum;            // per-row partial sums (fixed-order reduction)
     std::vector<float> hMax, speedMax, hazardMax, arrival;
     std::function<double(double)> rain;
+    std::vector<double> rainBreaks;
     std::vector<PointInflow> inflows;
     double t = 0, dtLast = 0;
     long long stepCount = 0;

@@ -1,0 +1,185 @@
+// The flood module and its parts against analytic references: design storms (the
+// depth-duration table they come from), the open boundary (outflow only), and whole scenario
+// runs on a synthetic city (a flat basin filled by rain to a depth known in advance; a barrier
+// that keeps a basin half dry), with the GeoTIFFs read back through GDAL.
+#include "TestSupport.h"
+#include "core/Error.h"
+#include "gis/Gdal.h"
+#include "sim/Runner.h"
+#include "sim/flood/DesignStorm.h"
+#include "sim/flood/FloodModule.h"
+#include "sim/flood/FloodSolver.h"
+
+#include <cmath>
+#include <fmt/format.h>
+#include <fstream>
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+#include <ogrsf_frmts.h>
+
+using namespace ct;
+using namespace ct::test;
+using namespace ct::flood;
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+namespace {
+
+TEST(DesignStorm, EulerTypeTwoKeepsTheDepthDurationCurve) {
+    // A KOSTRA-like table (minutes -> mm), every 5 min up to 60.
+    std::map<double, double> table;
+    const double mm[] = {15.6, 23.0, 28.0, 31.6, 34.6, 37.2, 39.2, 41.1, 43.0, 44.5, 46.0, 47.4};
+    for (int k = 0; k < 12; ++k) table[(k + 1) * 300.0] = mm[k] / 1000;
+    Hyetograph h = eulerTypeII(table, 3600, 300);
+    ASSERT_EQ(h.intensityMps.size(), 12u);
+    EXPECT_NEAR(h.totalDepthM(), 0.0474, 1e-12);
+    // The peak lies in the interval that contains 0.3·D = 18 min: 15–20 min.
+    size_t peak = std::max_element(h.intensityMps.begin(), h.intensityMps.end()) - h.intensityMps.begin();
+    EXPECT_EQ(peak, 3u);
+    EXPECT_NEAR(h.intensityMps[peak] * 300, 0.0156, 1e-12);
+    // Every window that starts at the peak holds the table's depth for its length.
+    double sum = 0;
+    for (size_t k = peak; k < 12; ++k) {
+        sum += h.intensityMps[k] * 300;
+        EXPECT_NEAR(sum, mm[k - peak] / 1000, 1e-12) << "window of " << (k - peak + 1) * 5 << " min";
+    }
+    // Increasing towards the peak, decreasing after it.
+    for (size_t k = 1; k <= peak; ++k) EXPECT_LE(h.intensityMps[k - 1], h.intensityMps[k]);
+    for (size_t k = peak + 1; k < 12; ++k) EXPECT_LE(h.intensityMps[k], h.intensityMps[k - 1]);
+    EXPECT_NEAR(blockRain(3600, 0.0474).totalDepthM(), 0.0474, 1e-15);
+}
+
+TEST(DesignStorm, GapsAndShrinkingDepthsAreErrors) {
+    std::map<double, double> table = {{300, 0.010}, {3600, 0.005}};
+    EXPECT_THROW(eulerTypeII(table, 3600, 300), InputError);
+    EXPECT_THROW(eulerTypeII({{600, 0.01}, {3600, 0.04}}, 3600, 300), InputError); // 5 min missing
+}
+
+TEST(FloodBoundary, OpenBoundaryOnlyLetsWaterOut) {
+    // Flat water moving west, away from the open east edge: nothing may flow in there.
+    for (Scheme scheme : {Scheme::Hllc, Scheme::Inertial}) {
+        GridSpec g{60, 5, 1.0, 0, 0};
+        SolverOptions o;
+        o.scheme = scheme;
+        o.east.kind = BoundaryKind::Open;
+        FloodSolver s(g, o);
+        for (size_t c = 0; c < s.depthM().size(); ++c) {
+            s.depthM()[c] = 1.0f;
+            s.dischargeX()[c] = -0.5f;
+            s.manningN()[c] = 0.0f;
+        }
+        s.initialize();
+        double initial = s.massBalance().storageM3, peak = initial;
+        for (int k = 0; k < 400; ++k) {
+            s.step(1e9);
+            peak = std::max(peak, s.massBalance().storageM3);
+        }
+        EXPECT_LE(peak, initial * (1 + 1e-6)) << (scheme == Scheme::Hllc ? "hllc" : "inertial");
+        EXPECT_GE(s.massBalance().outflowM3, -1e-9);
+    }
+}
+
+// A synthetic city: a flat 200 × 100 m basin at 100 m (GeoTIFF, 2 m cells, EPSG:25832) and
+// one 20 × 20 m building.
+const double E0 = 482000, N0 = 5730000;
+
+void writeFlatDem(const fs::path& file, int nx, int ny, double cell, float height) {
+    gis::initGdal();
+    GDALDriver* tif = GetGDALDriverManager()->GetDriverByName("GTiff");
+    GDALDatasetUniquePtr ds(tif->Create(file.c_str(), nx, ny, 1, GDT_Float32, nullptr));
+    double gt[6] = {E0, cell, 0, N0 + ny * cell, 0, -cell};
+    ASSERT_EQ(ds->SetGeoTransform(gt), CE_None);
+    OGRSpatialReference srs;
+    srs.importFromEPSG(25832);
+    ASSERT_EQ(ds->SetSpatialRef(&srs), CE_None);
+    std::vector<float> v(static_cast<size_t>(nx) * ny, height);
+    ASSERT_EQ(ds->GetRasterBand(1)->RasterIO(GF_Write, 0, 0, nx, ny, v.data(), nx, ny, GDT_Float32, 0, 0), CE_None);
+}
+
+class FloodScenario : public ::testing::Test {
+protected:
+    void SetUp() override {
+        registerFloodModule();
+        writeFlatDem(dir / "dem.tif", 100, 50, 2.0, 100.0f);
+        std::string square = fmt::format("POLYGON(({0} {1},{2} {1},{2} {3},{0} {3},{0} {1}))", E0 + 90, N0 + 40, E0 + 110, N0 + 60);
+        writeLayer(dir / "b.gpkg", "GPKG", "buildings", 25832, {{"id"}, {"height"}}, {{square, {{"id", "B1"}, {"height", "8"}}}});
+    }
+    json runYaml(const std::string& yaml, const std::string& name) {
+        writeText(dir / (name + ".yaml"), yaml);
+        Scenario s = Scenario::fromYaml(dir / (name + ".yaml"));
+        RunResult r = runScenario(s, RunOptions{dir / name, 2, false, {}});
+        return r.kpisJson;
+    }
+    TempDir dir;
+};
+
+TEST_F(FloodScenario, RainFillsAClosedBasinToTheAnalyticDepth) {
+    // 36 mm/h for 1000 s on a closed, flat, lossless basin: 10 mm everywhere but the building.
+    json k = runYaml("name: basin\ncity: {terrain: dem.tif, buildings: b.gpkg}\ntime: {duration: 1200s}\n"
+                     "modules:\n  flood:\n    rain: {intensity_mm_h: 36, duration: 1000s}\n"
+                     "    gauges: [{name: P, at: [482020, 5730020]}]\n",
+                     "basin");
+    const auto& f = k["baseline"]["flood"];
+    const double wetArea = 200.0 * 100.0 - 20.0 * 20.0;
+    EXPECT_NEAR(f["rain_volume"]["value"].get<double>(), 0.010 * wetArea, 1e-6 * wetArea);
+    EXPECT_LT(std::abs(f["mass_error_relative"]["value"].get<double>()), 1e-6);
+    EXPECT_NEAR(f["gauge_P_max_depth"]["value"].get<double>(), 0.010, 1e-5);
+    EXPECT_EQ(f["buildings_wet_0_1m"]["value"].get<double>(), 0.0);
+    // The map, read back by GDAL: georeferenced like the DEM, 10 mm in the open, nodata on the building.
+    GDALDatasetUniquePtr ds(GDALDataset::Open((dir / "basin" / "flood" / "max_depth.tif").c_str(), GDAL_OF_RASTER));
+    ASSERT_TRUE(ds);
+    double gt[6];
+    ASSERT_EQ(ds->GetGeoTransform(gt), CE_None);
+    EXPECT_DOUBLE_EQ(gt[0], E0);
+    EXPECT_DOUBLE_EQ(gt[3], N0 + 100);
+    EXPECT_DOUBLE_EQ(gt[1], 2.0);
+    EXPECT_EQ(ds->GetRasterXSize(), 100);
+    ASSERT_TRUE(ds->GetSpatialRef());
+    EXPECT_STREQ(ds->GetSpatialRef()->GetAuthorityCode(nullptr), "25832");
+    float corner = 0, onBuilding = 0;
+    ASSERT_EQ(ds->GetRasterBand(1)->RasterIO(GF_Read, 5, 5, 1, 1, &corner, 1, 1, GDT_Float32, 0, 0), CE_None);
+    ASSERT_EQ(ds->GetRasterBand(1)->RasterIO(GF_Read, 50, 25, 1, 1, &onBuilding, 1, 1, GDT_Float32, 0, 0), CE_None);
+    EXPECT_NEAR(corner, 0.010f, 1e-5f);
+    EXPECT_TRUE(std::isnan(onBuilding));
+    for (const char* file : {"max_velocity.tif", "max_hazard.tif", "arrival_time.tif", "gauges.csv",
+                             "mass_balance.csv", "buildings_affected.gpkg"})
+        EXPECT_TRUE(fs::exists(dir / "basin" / "flood" / file)) << file;
+    // 10 mm never reaches the 0.1 m arrival threshold.
+    float arrival = 0;
+    GDALDatasetUniquePtr at(GDALDataset::Open((dir / "basin" / "flood" / "arrival_time.tif").c_str(), GDAL_OF_RASTER));
+    ASSERT_EQ(at->GetRasterBand(1)->RasterIO(GF_Read, 5, 5, 1, 1, &arrival, 1, 1, GDT_Float32, 0, 0), CE_None);
+    EXPECT_TRUE(std::isnan(arrival));
+}
+
+TEST_F(FloodScenario, BarrierKeepsTheFarSideDry) {
+    // Inflow at the west end; a 2 m wall across the basin at x = 60 m. Baseline: water spreads
+    // everywhere (400 m³ over 19,600 m² ≈ 2 cm); variant: the wall holds it all west of x = 60.
+    json k = runYaml(
+        "name: wall\ncity: {terrain: dem.tif, buildings: b.gpkg}\ntime: {duration: 1500s}\n"
+        "modules:\n  flood:\n    manning_default: 0.012\n"
+        "    inflows: [{name: pipe, at: [482005, 5730050], hydrograph: [[0, 1], [400, 1], [401, 0]]}]\n"
+        "    gauges: [{name: East, at: [482180, 5730050]}, {name: West, at: [482020, 5730050]}]\n"
+        "edits:\n  - {type: barrier, line: [[482060, 5729990], [482060, 5730110]], height: 2}\n",
+        "wall");
+    EXPECT_GT(k["baseline"]["flood"]["gauge_East_max_depth"]["value"].get<double>(), 0.001);
+    EXPECT_EQ(k["variant"]["flood"]["gauge_East_max_depth"]["value"].get<double>(), 0.0);
+    // West of the wall: 400.5 m³ over the 58 × 100 m strip (the wall's cells hold none), ≥ 6 cm.
+    EXPECT_GT(k["variant"]["flood"]["gauge_West_max_depth"]["value"].get<double>(), 0.06);
+    EXPECT_NEAR(k["variant"]["flood"]["inflow_volume"]["value"].get<double>(), 400.5, 0.5);
+    EXPECT_LT(k["difference"]["flood"]["gauge_East_max_depth"]["value"].get<double>(), 0.0);
+}
+
+TEST_F(FloodScenario, BadFloodInputNamesTheProblem) {
+    auto expectError = [&](const std::string& modules, const std::string& text) {
+        writeText(dir / "bad.yaml", "name: bad\ncity: {terrain: dem.tif}\nmodules:\n  flood:\n" + modules);
+        CommandResult r = runCitytwin("run " + (dir / "bad.yaml").string() + " --out " + (dir / "bad").string());
+        EXPECT_EQ(r.exitCode, 2) << modules;
+        EXPECT_NE(r.err.find(text), std::string::npos) << r.err;
+    };
+    expectError("    rain: {intensity_mm_h: -5}\n", "must not be negative");
+    expectError("    inflows: [{at: [482005, 5730050], hydrograph: [[100, 1], [50, 2]]}]\n", "not sorted");
+    expectError("    inflows: [{at: [1, 2], hydrograph: [[0, 1]]}]\n", "outside the flood grid");
+    expectError("    schem: hllc\n", "unknown key 'schem'");
+}
+
+} // namespace
