@@ -175,7 +175,7 @@ TEST_P(FloodLakeAtRest, StaysAtRestOverEmergingBump) {
     EXPECT_LT(std::abs(s.massBalance().relativeError()), 1e-6);
 }
 
-INSTANTIATE_TEST_SUITE_P(Schemes, FloodLakeAtRest, ::testing::Values(kHllc1, kInertial),
+INSTANTIATE_TEST_SUITE_P(Schemes, FloodLakeAtRest, ::testing::Values(kHllc1, kHllc2, kInertial),
                          [](const auto& info) { return std::string(info.param.name); });
 
 // ---------------------------------------------------------------------------------------------
@@ -316,7 +316,7 @@ TEST_P(FloodDamBreak, StokerWetBedConvergesToAnalytic) {
 // Stoker's solutions are not solutions of its equations (on a dry bed its Riemann problem
 // degenerates: the front does not move), and without friction the scheme is known to ring
 // at shocks (de Almeida et al. 2012). Its valid range, gradually varied flow, is tested below.
-INSTANTIATE_TEST_SUITE_P(Schemes, FloodDamBreak, ::testing::Values(kHllc1),
+INSTANTIATE_TEST_SUITE_P(Schemes, FloodDamBreak, ::testing::Values(kHllc1, kHllc2),
                          [](const auto& info) { return std::string(info.param.name); });
 
 // ---------------------------------------------------------------------------------------------
@@ -477,7 +477,7 @@ TEST_P(FloodThacker, PlanarOscillationFrontAndPeriod) {
 
 // The inertial scheme drops advection; with a uniform velocity field its equations lose the
 // term u ∂h/∂t and Thacker's solution is no longer exact for them, so only the HLLC variants.
-INSTANTIATE_TEST_SUITE_P(Schemes, FloodThacker, ::testing::Values(kHllc1),
+INSTANTIATE_TEST_SUITE_P(Schemes, FloodThacker, ::testing::Values(kHllc1, kHllc2),
                          [](const auto& info) { return std::string(info.param.name); });
 
 // ---------------------------------------------------------------------------------------------
@@ -581,7 +581,7 @@ TEST_P(FloodMassBalance, ClosedBasinWithInflowAbstractionAndLoss) {
         ASSERT_GE(d, 0.0f);
 }
 
-INSTANTIATE_TEST_SUITE_P(Schemes, FloodMassBalance, ::testing::Values(kHllc1, kInertial),
+INSTANTIATE_TEST_SUITE_P(Schemes, FloodMassBalance, ::testing::Values(kHllc1, kHllc2, kInertial),
                          [](const auto& info) { return std::string(info.param.name); });
 
 // ---------------------------------------------------------------------------------------------
@@ -748,7 +748,7 @@ TEST_P(FloodMacDonald, SteadySubcriticalWithRain) {
     EXPECT_LT(std::abs(r.massRel), 1e-6);
 }
 
-INSTANTIATE_TEST_SUITE_P(Schemes, FloodMacDonald, ::testing::Values(kHllc1, kInertial),
+INSTANTIATE_TEST_SUITE_P(Schemes, FloodMacDonald, ::testing::Values(kHllc1, kHllc2, kInertial),
                          [](const auto& info) { return std::string(info.param.name); });
 
 // ---------------------------------------------------------------------------------------------
@@ -803,7 +803,7 @@ TEST_P(FloodDeterminism, OneAndTwoThreadsAreBitIdentical) {
     EXPECT_EQ(a.b.inflowM3, b.b.inflowM3);
 }
 
-INSTANTIATE_TEST_SUITE_P(Schemes, FloodDeterminism, ::testing::Values(kHllc1, kInertial),
+INSTANTIATE_TEST_SUITE_P(Schemes, FloodDeterminism, ::testing::Values(kHllc1, kHllc2, kInertial),
                          [](const auto& info) { return std::string(info.param.name); });
 
 } // namespace

@@ -249,7 +249,7 @@ void FloodModule::configure(const YAML::Node& block, const std::string& whereIn,
     where = whereIn;
     Yaml y(where);
     YAML::Node b = block.IsNull() ? YAML::Node(YAML::NodeType::Map) : block;
-    y.keys(b, "flood", {"scheme", "cell_size", "buildings", "building_raise", "manning_default", "boundary",
+    y.keys(b, "flood", {"scheme", "second_order", "cell_size", "buildings", "building_raise", "manning_default", "boundary",
                         "rain", "losses", "inflows", "initial_levels", "gauges", "gauge_interval",
                         "snapshot_interval", "cfl", "max_dt"});
     if (city->terrain.empty())
@@ -259,6 +259,12 @@ void FloodModule::configure(const YAML::Node& block, const std::string& whereIn,
         if (v == "hllc") options.scheme = Scheme::Hllc;
         else if (v == "inertial") options.scheme = Scheme::Inertial;
         else y.fail(s, "unknown flood scheme '" + v + "'", "use hllc (full shallow water) or inertial (fast)");
+    }
+    if (auto so = b["second_order"]) {
+        if (!so.IsScalar() || (so.Scalar() != "true" && so.Scalar() != "false")) y.fail(so, "second_order must be true or false");
+        options.secondOrder = so.Scalar() == "true";
+        if (options.secondOrder && options.scheme != Scheme::Hllc)
+            y.fail(so, "second_order applies to the hllc scheme only");
     }
     cellSize = b["cell_size"] ? y.number(b["cell_size"], "cell_size") : city->terrain.cellSize;
     if (cellSize < city->terrain.cellSize * 0.999 || cellSize > 1000)

@@ -183,6 +183,11 @@ void FloodSolver::initialize() {
         hNew.resize(cells);
         huNew.resize(cells);
         hvNew.resize(cells);
+        if (opt.secondOrder) {
+            h1.resize(cells);
+            hu1.resize(cells);
+            hv1.resize(cells);
+        }
     }
     outflowFactor.assign(cells, 1.0f);
     rowSum.assign(static_cast<size_t>(spec.ny), 0.0);
@@ -267,8 +272,9 @@ double FloodSolver::step(double untilS) {
     auto nextBreak = std::upper_bound(rainBreaks.begin(), rainBreaks.end(), t + 1e-9);
     if (nextBreak != rainBreaks.end()) dt = std::min(dt, *nextBreak - t);
     if (dt <= 0) return 0;
-    if (opt.scheme == Scheme::Hllc) stepHllc(dt);
-    else stepInertial(dt);
+    if (opt.scheme == Scheme::Inertial) stepInertial(dt);
+    else if (opt.secondOrder) stepHllcSecondOrder(dt);
+    else stepHllc(dt);
     applySources(dt);
     t += dt;
     dtLast = dt;
@@ -397,24 +403,148 @@ void FloodSolver::stepHllc(double dtIn) {
     for (double r : rowSum) outflow += r;
     balance.outflowM3 += outflow * dtIn * spec.dx;
 
-    // Manning friction, semi-implicit: momentum / (1 + dt g n² |u| / h^(4/3)).
-    const float gdt = static_cast<float>(opt.g * dtIn);
-    forRows(ny, [&](int j0, int j1) {
-        for (size_t c = index(0, j0); c < index(0, j1); ++c) {
-            float d = hNew[c];
-            if (d <= dry) {
-                huNew[c] = hvNew[c] = 0;
-                continue;
-            }
-            float speed = std::sqrt(huNew[c] * huNew[c] + hvNew[c] * hvNew[c]) / d;
-            float denom = 1.0f + gdt * n[c] * n[c] * speed / (d * fastCbrt(d));
-            huNew[c] /= denom;
-            hvNew[c] /= denom;
-        }
-    });
+    friction(hNew, huNew, hvNew, dtIn);
     h.swap(hNew);
     hu.swap(huNew);
     hv.swap(hvNew);
+}
+
+// Manning friction, semi-implicit: momentum / (1 + dt g n² |u| / h^(4/3)).
+void FloodSolver::friction(std::vector<float>& d, std::vector<float>& qxc, std::vector<float>& qyc, double dtIn) {
+    const float gdt = static_cast<float>(opt.g * dtIn), dry = static_cast<float>(opt.dryDepthM);
+    forRows(spec.ny, [&](int j0, int j1) {
+        for (size_t c = index(0, j0); c < index(0, j1); ++c) {
+            float depth = d[c];
+            if (depth <= dry) {
+                qxc[c] = qyc[c] = 0;
+                continue;
+            }
+            float speed = std::sqrt(qxc[c] * qxc[c] + qyc[c] * qyc[c]) / depth;
+            float denom = 1.0f + gdt * n[c] * n[c] * speed / (depth * fastCbrt(depth));
+            qxc[c] /= denom;
+            qyc[c] /= denom;
+        }
+    });
+}
+
+namespace {
+inline float minmod(float a, float b) {
+    if (a * b <= 0) return 0.0f;
+    return std::abs(a) < std::abs(b) ? a : b;
+}
+} // namespace
+
+double FloodSolver::muscleStage(const std::vector<float>& sh, const std::vector<float>& shu,
+                                const std::vector<float>& shv, std::vector<float>& dh, std::vector<float>& dhu,
+                                std::vector<float>& dhv, double dtIn) {
+    const int nx = spec.nx, ny = spec.ny;
+    const float g = static_cast<float>(opt.g), dry = static_cast<float>(opt.dryDepthM);
+    const float k = static_cast<float>(dtIn / spec.dx);
+    // Cell values used in reconstruction: depth, surface, velocities.
+    struct V {
+        float h, eta, u, v;
+    };
+    auto val = [&](int i, int j) {
+        size_t c = index(i, j);
+        float d = sh[c];
+        bool wet = d > dry;
+        return V{d, d + z[c], wet ? shu[c] / d : 0.0f, wet ? shv[c] / d : 0.0f};
+    };
+    auto usable = [&](int i, int j) { return i >= 0 && j >= 0 && i < nx && j < ny && !wall[index(i, j)]; };
+    // Limited half-slopes of a cell along x (dir 0) or y (dir 1); zero next to walls and edges.
+    auto halfSlopes = [&](int i, int j, int dir) {
+        int di = dir == 0, dj = dir == 1;
+        V c = val(i, j);
+        if (!usable(i - di, j - dj) || !usable(i + di, j + dj)) return V{0, 0, 0, 0};
+        V m = val(i - di, j - dj), p = val(i + di, j + dj);
+        return V{0.5f * minmod(c.h - m.h, p.h - c.h), 0.5f * minmod(c.eta - m.eta, p.eta - c.eta),
+                 0.5f * minmod(c.u - m.u, p.u - c.u), 0.5f * minmod(c.v - m.v, p.v - c.v)};
+    };
+    // The state of cell (i, j) at its face on side s (−1 west/south, +1 east/north), in the
+    // face's normal frame; the bed at the face is η − h there (Audusse et al. 2004).
+    auto faceState = [&](int i, int j, int dir, int side) {
+        V c = val(i, j), sl = halfSlopes(i, j, dir);
+        float hf = std::max(0.0f, c.h + side * sl.h);
+        float etaf = c.eta + side * sl.eta;
+        float uf = c.u + side * sl.u, vf = c.v + side * sl.v;
+        return dir == 0 ? Cell{hf, uf, vf, etaf - hf} : Cell{hf, vf, uf, etaf - hf};
+    };
+    // Flux through the face between (i−di, j−dj) and (i, j); edges and walls as in first order.
+    auto face = [&](int i, int j, int dir, const Boundary& low, const Boundary& high) {
+        int di = dir == 0, dj = dir == 1;
+        bool inA = (dir == 0 ? i > 0 : j > 0), inB = (dir == 0 ? i < nx : j < ny);
+        bool wa = inA && wall[index(i - di, j - dj)], wb = inB && wall[index(i, j)];
+        if (!inA || !inB) {
+            if (!inA && !wb) { // low edge: the cell (i, j) is inside
+                Cell in = faceState(i, j, dir, -1);
+                Cell o = ghost({in.h, -in.un, in.ut, in.z}, low);
+                o.un = -o.un;
+                return faceFlux(o, in, g);
+            }
+            if (!inB && !wa) {
+                Cell in = faceState(i - di, j - dj, dir, +1);
+                return faceFlux(in, ghost(in, high), g);
+            }
+            return FaceFlux{};
+        }
+        if (wa && wb) return FaceFlux{};
+        Cell L = wa ? Cell{} : faceState(i - di, j - dj, dir, +1);
+        Cell R = wb ? Cell{} : faceState(i, j, dir, -1);
+        if (wa) L = {R.h, -R.un, R.ut, R.z};
+        if (wb) R = {L.h, -L.un, L.ut, L.z};
+        if (L.h <= 0 && R.h <= 0) return FaceFlux{};
+        return faceFlux(L, R, g);
+    };
+    forRows(ny, [&](int j0, int j1) {
+        for (int j = j0; j < j1; ++j) {
+            double out = 0;
+            FaceFlux west = face(0, j, 0, opt.west, opt.east);
+            if (opt.west.kind != BoundaryKind::Closed) out -= west.mass;
+            for (int i = 0; i < nx; ++i) {
+                FaceFlux east = face(i + 1, j, 0, opt.west, opt.east);
+                FaceFlux s = face(i, j, 1, opt.south, opt.north), nn = face(i, j + 1, 1, opt.south, opt.north);
+                if (j == 0 && opt.south.kind != BoundaryKind::Closed) out -= s.mass;
+                if (j == ny - 1 && opt.north.kind != BoundaryKind::Closed) out += nn.mass;
+                size_t c = index(i, j);
+                if (wall[c]) {
+                    dh[c] = dhu[c] = dhv[c] = 0;
+                } else {
+                    // Centred bed source −g (h_W + h_E)/2 (z_E − z_W)/dx, with face values, so a
+                    // lake at rest stays at rest.
+                    Cell xw = faceState(i, j, 0, -1), xe = faceState(i, j, 0, +1);
+                    Cell ys = faceState(i, j, 1, -1), yn = faceState(i, j, 1, +1);
+                    float srcX = -0.5f * g * (xw.h + xe.h) * (xe.z - xw.z);
+                    float srcY = -0.5f * g * (ys.h + yn.h) * (yn.z - ys.z);
+                    dh[c] = std::max(0.0f, sh[c] - k * (east.mass - west.mass + nn.mass - s.mass));
+                    dhu[c] = shu[c] - k * (east.momL - west.momR + nn.tang - s.tang - srcX);
+                    dhv[c] = shv[c] - k * (east.tang - west.tang + nn.momL - s.momR - srcY);
+                }
+                west = east;
+            }
+            if (opt.east.kind != BoundaryKind::Closed) out += west.mass;
+            rowSum[static_cast<size_t>(j)] = out;
+        }
+    });
+    double outflow = 0;
+    for (double r : rowSum) outflow += r;
+    return outflow;
+}
+
+// Heun: U1 = U + dt L(U); U2 = U1 + dt L(U1); U_new = (U + U2) / 2, friction after each stage.
+void FloodSolver::stepHllcSecondOrder(double dtIn) {
+    double out1 = muscleStage(h, hu, hv, h1, hu1, hv1, dtIn);
+    friction(h1, hu1, hv1, dtIn);
+    double out2 = muscleStage(h1, hu1, hv1, hNew, huNew, hvNew, dtIn);
+    friction(hNew, huNew, hvNew, dtIn);
+    forRows(spec.ny, [&](int j0, int j1) {
+        for (size_t c = index(0, j0); c < index(0, j1); ++c) {
+            addDepth(h[c], hComp[c], 0.5f * (hNew[c] - h[c]));
+            hu[c] = 0.5f * (hu[c] + huNew[c]);
+            hv[c] = 0.5f * (hv[c] + hvNew[c]);
+            if (h[c] <= opt.dryDepthM) hu[c] = hv[c] = 0;
+        }
+    });
+    balance.outflowM3 += 0.5 * (out1 + out2) * dtIn * spec.dx;
 }
 
 void FloodSolver::stepInertial(double dtIn) {
