@@ -169,6 +169,21 @@ TEST_F(FloodScenario, BarrierKeepsTheFarSideDry) {
     EXPECT_LT(k["difference"]["flood"]["gauge_East_max_depth"]["value"].get<double>(), 0.0);
 }
 
+TEST_F(FloodScenario, LineInflowSharesTheFlowAlongTheLine) {
+    // 2 m³/s for 300 s across a 40 m line: 600 m³ in, spread over the 20 cells it crosses, so
+    // the depth there stays far below what one cell taking it all would need.
+    json k = runYaml("name: line\ncity: {terrain: dem.tif}\ntime: {duration: 300s}\n"
+                     "modules:\n  flood:\n    inflows: [{line: [[482010, 5730020], [482010, 5730059]], "
+                     "hydrograph: [[0, 2], [300, 2]]}]\n    gauges: [{name: L, at: [482011, 5730040]}]\n",
+                     "line");
+    const auto& f = k["baseline"]["flood"];
+    EXPECT_NEAR(f["inflow_volume"]["value"].get<double>(), 600.0, 1e-6 * 600);
+    EXPECT_LT(std::abs(f["mass_error_relative"]["value"].get<double>()), 1e-6);
+    // 600 m³ on 20,000 m² is 3 cm on average; the line's cells are deeper, but not metres.
+    EXPECT_GT(f["gauge_L_max_depth"]["value"].get<double>(), 0.03);
+    EXPECT_LT(f["max_depth"]["value"].get<double>(), 0.5);
+}
+
 TEST_F(FloodScenario, BadFloodInputNamesTheProblem) {
     auto expectError = [&](const std::string& modules, const std::string& text) {
         writeText(dir / "bad.yaml", "name: bad\ncity: {terrain: dem.tif}\nmodules:\n  flood:\n" + modules);

@@ -7,6 +7,7 @@
 #include <cmath>
 #include <fmt/format.h>
 #include <limits>
+#include <unordered_set>
 #include <spdlog/spdlog.h>
 
 namespace ct::flood {
@@ -136,9 +137,11 @@ private:
     double manningDefault = 0.035;
     struct InflowSpec {
         std::string name;
-        Vec2 local;
+        Vec2 local;               // a point inflow, or
+        std::vector<Vec2> line;   // a line inflow: the flow shared by the cells it crosses
         std::vector<double> ts, qs;
     };
+    InflowSpec readInflow(const Yaml& y, const YAML::Node& in, const std::string& defaultName) const;
     std::vector<InflowSpec> inflowSpecs;
     std::vector<std::pair<std::vector<Vec2>, double>> initialLevels; // polygon, level
     std::vector<Gauge> gauges;
@@ -181,7 +184,6 @@ private:
     };
     std::vector<BalanceRow> balanceRows;
     std::vector<std::pair<double, std::vector<float>>> snapshots;
-    std::string variant;
 };
 
 bool FloodModule::cellOf(const Vec2& p, int& i, int& j) const {
@@ -219,8 +221,7 @@ template <class F>
 void FloodModule::forCellsOnLine(const std::vector<Vec2>& line, double widthM, F&& f) const {
     double half = std::max(widthM * 0.5, 0.0);
     int reach = static_cast<int>(std::ceil(half / spec.dx));
-    std::vector<uint8_t> seen;
-    std::vector<size_t> marked;
+    std::unordered_set<size_t> marked;
     for (size_t s = 0; s + 1 < line.size(); ++s) {
         Vec2 a = line[s], b = line[s + 1];
         double len = (b - a).norm();
@@ -236,8 +237,7 @@ void FloodModule::forCellsOnLine(const std::vector<Vec2>& line, double widthM, F
                     Vec2 c(spec.x0 + (i + 0.5) * spec.dx, spec.y0 + (j + 0.5) * spec.dx);
                     if ((di != 0 || dj != 0) && (c - p).norm() > half) continue;
                     size_t idx = static_cast<size_t>(j) * spec.nx + i;
-                    if (std::find(marked.begin(), marked.end(), idx) != marked.end()) continue;
-                    marked.push_back(idx);
+                    if (!marked.insert(idx).second) continue;
                     f(i, j);
                 }
         }
@@ -276,6 +276,8 @@ void FloodModule::configure(const YAML::Node& block, const std::string& whereIn,
     }
     if (b["building_raise"]) buildingRaiseM = y.number(b["building_raise"], "building_raise");
     if (buildingMode == "raised" && !b["building_raise"]) buildingRaiseM = 0.3;
+    manningDefault = b["manning_default"] ? y.number(b["manning_default"], "manning_default") : 0.035;
+    buildGrid(); // now, so points outside the grid are reported with their line
     if (b["cfl"]) options.cfl = y.number(b["cfl"], "cfl");
     if (options.cfl <= 0 || options.cfl > 0.5) y.fail(b["cfl"], "cfl must be in (0, 0.5]");
     if (b["max_dt"]) options.maxDtS = y.duration(b["max_dt"], "max_dt");
@@ -358,12 +360,8 @@ void FloodModule::configure(const YAML::Node& block, const std::string& whereIn,
     const Vec2 origin = city->frame.origin;
     if (auto ins = b["inflows"]) {
         for (auto in : ins) {
-            y.keys(in, "inflow", {"name", "at", "hydrograph"});
-            InflowSpec s;
-            s.name = in["name"] ? in["name"].as<std::string>() : fmt::format("inflow{}", inflowSpecs.size() + 1);
-            s.local = y.point(in["at"], "at") - origin;
-            y.series(in["hydrograph"], "hydrograph", s.ts, s.qs);
-            inflowSpecs.push_back(std::move(s));
+            y.keys(in, "inflow", {"name", "at", "line", "hydrograph"});
+            inflowSpecs.push_back(readInflow(y, in, fmt::format("inflow{}", inflowSpecs.size() + 1)));
         }
     }
     if (auto il = b["initial_levels"]) {
@@ -385,20 +383,36 @@ void FloodModule::configure(const YAML::Node& block, const std::string& whereIn,
     }
     if (b["gauge_interval"]) gaugeIntervalS = y.duration(b["gauge_interval"], "gauge_interval");
     if (b["snapshot_interval"]) snapshotIntervalS = y.duration(b["snapshot_interval"], "snapshot_interval");
-    manningDefault = b["manning_default"] ? y.number(b["manning_default"], "manning_default") : 0.035;
-    buildGrid(); // early, so points outside the grid are reported now
     for (auto& g : gauges)
         if (!cellOf(g.world - origin, g.i, g.j))
             throw InputError(fmt::format("gauge '{}' at ({:.1f}, {:.1f}) lies outside the flood grid", g.name,
                                          g.world.x(), g.world.y()),
                              where, "use coordinates in the city's CRS inside the terrain");
-    for (auto& s : inflowSpecs) {
-        int i, j;
-        if (!cellOf(s.local, i, j))
-            throw InputError(fmt::format("inflow '{}' at ({:.1f}, {:.1f}) lies outside the flood grid", s.name,
-                                         s.local.x() + origin.x(), s.local.y() + origin.y()),
-                             where, "use coordinates in the city's CRS inside the terrain");
+}
+
+// {name, at: [x, y] | line: [[x, y], ...], hydrograph}, checked against the grid.
+FloodModule::InflowSpec FloodModule::readInflow(const Yaml& y, const YAML::Node& in, const std::string& defaultName) const {
+    InflowSpec s;
+    s.name = in["name"] ? in["name"].as<std::string>() : defaultName;
+    const Vec2 origin = city->frame.origin;
+    if (in["line"]) {
+        s.line = y.points(in["line"], "line", 2);
+        for (auto& p : s.line) p -= origin;
+    } else if (in["at"]) {
+        s.local = y.point(in["at"], "at") - origin;
+    } else {
+        y.fail(in, "inflow '" + s.name + "' needs 'at: [x, y]' or 'line: [[x, y], ...]'");
     }
+    y.series(in["hydrograph"], "hydrograph", s.ts, s.qs);
+    bool inside = true;
+    int i, j;
+    if (s.line.empty()) inside = cellOf(s.local, i, j);
+    else
+        for (const auto& p : s.line) inside = inside && cellOf(p, i, j);
+    if (!inside)
+        y.fail(in, "inflow '" + s.name + "' lies outside the flood grid",
+               "use coordinates in the city's CRS inside the terrain");
+    return s;
 }
 
 void FloodModule::buildGrid() {
@@ -506,19 +520,12 @@ void FloodModule::applyEdit(const Edit& edit) {
         if (r < 0) y.fail(e["mm_h"], "drainage rate must not be negative");
         drainageEdits.emplace_back(local(y.points(e["polygon"], "polygon", 3)), r);
     } else if (edit.type == "inflow") {
-        y.keys(e, "inflow", {"type", "name", "at", "hydrograph"});
-        InflowSpec s;
-        s.name = e["name"] ? e["name"].as<std::string>() : "edit inflow";
-        s.local = y.point(e["at"], "at") - origin;
-        y.series(e["hydrograph"], "hydrograph", s.ts, s.qs);
-        int i, j;
-        if (!cellOf(s.local, i, j)) y.fail(e["at"], "inflow point lies outside the flood grid");
-        inflowSpecs.push_back(std::move(s));
+        y.keys(e, "inflow", {"type", "name", "at", "line", "hydrograph"});
+        inflowSpecs.push_back(readInflow(y, e, "edit inflow"));
     }
 }
 
-void FloodModule::start(const RunContext& context) {
-    variant = context.variant;
+void FloodModule::start(const RunContext&) {
     solver = std::make_unique<FloodSolver>(spec, options);
     std::vector<float> bed = bedInitial;
     std::vector<float> sealedNow = sealed;
@@ -566,12 +573,21 @@ void FloodModule::start(const RunContext& context) {
         });
     if (rain) solver->setRain(rain, rainBreaks);
     for (auto& s : inflowSpecs) {
-        PointInflow p;
-        p.name = s.name;
-        cellOf(s.local, p.i, p.j);
-        p.timesS = s.ts;
-        p.flowM3s = s.qs;
-        solver->addInflow(p);
+        std::vector<std::pair<int, int>> cells;
+        if (s.line.empty()) {
+            int i, j;
+            cellOf(s.local, i, j);
+            cells.emplace_back(i, j);
+        } else {
+            forCellsOnLine(s.line, 0.0, [&](int i, int j) {
+                if (!solver->blocked()[index(i, j)]) cells.emplace_back(i, j);
+            });
+        }
+        for (auto [i, j] : cells) {
+            PointInflow p{s.name, i, j, s.ts, s.qs};
+            for (double& q : p.flowM3s) q /= static_cast<double>(cells.size());
+            solver->addInflow(p);
+        }
     }
     for (auto& g : gauges) g.maxDepth = 0;
     gaugeRows.clear();
@@ -712,10 +728,11 @@ void FloodModule::writeOutputs(const fs::path& dir) {
     }
     gis::CsvWriter mcsv(dir / "mass_balance.csv", {"time_s", "dt_s", "wet_cells", "rain_m3", "inflow_m3", "loss_m3",
                                                     "outflow_m3", "storage_m3", "error_m3", "relative_error"});
-    for (auto& r : balanceRows)
+    for (auto& r : balanceRows) {
         mcsv << r.t << r.dt << static_cast<int64_t>(r.wet) << r.b.rainM3 << r.b.inflowM3 << r.b.lossM3 << r.b.outflowM3
-             << r.b.storageM3 << r.b.error() << r.b.relativeError(),
-            mcsv.endRow();
+             << r.b.storageM3 << r.b.error() << r.b.relativeError();
+        mcsv.endRow();
+    }
 
     auto around = depthAroundBuildings(*city, spec, buildingOfCell, solver->maxDepth());
     const Buildings& bl = city->buildings;
