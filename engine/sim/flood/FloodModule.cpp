@@ -7,6 +7,7 @@
 #include <cmath>
 #include <fmt/format.h>
 #include <limits>
+#include <optional>
 #include <unordered_set>
 #include <spdlog/spdlog.h>
 
@@ -17,6 +18,24 @@ namespace fs = std::filesystem;
 namespace {
 
 constexpr double kMmPerHour = 1e-3 / 3600.0; // mm/h -> m/s
+
+// Green-Ampt parameters by soil texture, Rawls, Brakensiek & Miller (1983), J. Hydraul. Eng.
+// 109(1): saturated conductivity, wetting-front suction head, effective porosity.
+struct SoilClass {
+    const char* name;
+    double ksMmH, suctionM, effectivePorosity;
+};
+const std::vector<SoilClass>& soilClasses() {
+    static const std::vector<SoilClass> table = {
+        {"sand", 117.8, 0.0495, 0.417},        {"loamy_sand", 29.9, 0.0613, 0.401},
+        {"sandy_loam", 10.9, 0.1101, 0.412},   {"loam", 3.4, 0.0889, 0.434},
+        {"silt_loam", 6.5, 0.1668, 0.486},     {"sandy_clay_loam", 1.5, 0.2185, 0.330},
+        {"clay_loam", 1.0, 0.2088, 0.309},     {"silty_clay_loam", 1.0, 0.2730, 0.432},
+        {"sandy_clay", 0.6, 0.2390, 0.321},    {"silty_clay", 0.5, 0.2922, 0.423},
+        {"clay", 0.3, 0.3163, 0.385},
+    };
+    return table;
+}
 
 struct Gauge {
     std::string name;
@@ -131,6 +150,8 @@ private:
     std::string buildingMode = "blocked";
     double buildingRaiseM = 0;
     double drainageMmH = 0, infiltrationMmH = 0;
+    std::optional<SoilClass> greenAmpt;
+    double greenAmptDeficit = 0;
     double gaugeIntervalS = 60, snapshotIntervalS = 0;
     std::function<double(double)> rain;
     std::vector<double> rainBreaks; // times where the rain rate changes
@@ -352,7 +373,19 @@ void FloodModule::configure(const YAML::Node& block, const std::string& whereIn,
         }
     }
     if (auto l = b["losses"]) {
-        y.keys(l, "losses", {"drainage_mm_h", "infiltration_mm_h"});
+        y.keys(l, "losses", {"drainage_mm_h", "infiltration_mm_h", "green_ampt"});
+        if (auto ga = l["green_ampt"]) {
+            y.keys(ga, "green_ampt", {"soil", "initial_saturation"});
+            std::string soil = ga["soil"] ? ga["soil"].as<std::string>() : "loam";
+            const SoilClass* found = nullptr;
+            for (const auto& sc : soilClasses())
+                if (soil == sc.name) found = &sc;
+            if (!found) y.fail(ga["soil"], "unknown soil '" + soil + "'", "use sand, loamy_sand, sandy_loam, loam, silt_loam, sandy_clay_loam, clay_loam, silty_clay_loam, sandy_clay, silty_clay or clay");
+            double se = ga["initial_saturation"] ? y.number(ga["initial_saturation"], "initial_saturation") : 0.3;
+            if (se < 0 || se >= 1) y.fail(ga["initial_saturation"], "initial_saturation must be in [0, 1)");
+            greenAmpt = *found;
+            greenAmptDeficit = (1 - se) * found->effectivePorosity;
+        }
         if (l["drainage_mm_h"]) drainageMmH = y.number(l["drainage_mm_h"], "drainage_mm_h");
         if (l["infiltration_mm_h"]) infiltrationMmH = y.number(l["infiltration_mm_h"], "infiltration_mm_h");
         if (drainageMmH < 0 || infiltrationMmH < 0) y.fail(l, "loss rates must not be negative");
@@ -571,6 +604,13 @@ void FloodModule::start(const RunContext&) {
             size_t c = index(i, j);
             if (!wall[c]) h[c] = std::max(h[c], static_cast<float>(level) - solver->bedM()[c]);
         });
+    if (greenAmpt) {
+        // Infiltration on the unsealed share of each cell.
+        std::vector<float> ks(loss.size()), psiDt(loss.size(), static_cast<float>(greenAmpt->suctionM * greenAmptDeficit));
+        for (size_t c = 0; c < ks.size(); ++c)
+            ks[c] = static_cast<float>(greenAmpt->ksMmH * kMmPerHour * (1 - sealedNow[c]));
+        solver->setGreenAmpt(std::move(ks), std::move(psiDt));
+    }
     if (rain) solver->setRain(rain, rainBreaks);
     for (auto& s : inflowSpecs) {
         std::vector<std::pair<int, int>> cells;

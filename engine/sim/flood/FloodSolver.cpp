@@ -149,6 +149,14 @@ FloodSolver::FloodSolver(const GridSpec& grid, const SolverOptions& options) : s
     wall.assign(cells, 0);
 }
 
+void FloodSolver::setGreenAmpt(std::vector<float> ks, std::vector<float> psiDt) {
+    if (ks.size() != h.size() || psiDt.size() != h.size())
+        throw InputError("flood solver: Green-Ampt fields have the wrong size");
+    gaKs = std::move(ks);
+    gaPsiDt = std::move(psiDt);
+    infiltrated.assign(h.size(), 0.0f);
+}
+
 void FloodSolver::addInflow(PointInflow inflow) {
     if (inflow.i < 0 || inflow.j < 0 || inflow.i >= spec.nx || inflow.j >= spec.ny)
         throw InputError(fmt::format("inflow '{}' at cell ({}, {}) lies outside the {} × {} grid", inflow.name,
@@ -691,6 +699,14 @@ void FloodSolver::applySources(double dt) {
                 if (loss[c] > 0 && h[c] > 0) {
                     float l = std::min(h[c] - hComp[c], static_cast<float>(loss[c] * dt));
                     addDepth(h[c], hComp[c], -l);
+                    lost += l;
+                }
+                if (!gaKs.empty() && gaKs[c] > 0 && h[c] > 0) {
+                    // Capacity at the start of the step; F starts at 1 mm so f stays finite.
+                    float f = gaKs[c] * (1.0f + gaPsiDt[c] / std::max(infiltrated[c], 1e-3f));
+                    float l = std::min(h[c] - hComp[c], static_cast<float>(f * dt));
+                    addDepth(h[c], hComp[c], -l);
+                    infiltrated[c] += l;
                     lost += l;
                 }
             }

@@ -75,6 +75,10 @@ public:
     std::vector<float>& manningN() { return n; }
     std::vector<uint8_t>& blocked() { return wall; }   // 1 = obstacle (building), no water
     std::vector<float>& lossRateMps() { return loss; }  // drainage/infiltration, m/s
+    // Green-Ampt infiltration (optional): saturated conductivity Ks (m/s) and suction head ×
+    // moisture deficit ψΔθ (m) per cell; capacity f = Ks (1 + ψΔθ / F), F = infiltrated depth.
+    void setGreenAmpt(std::vector<float> ksMps, std::vector<float> psiDeltaThetaM);
+    const std::vector<float>& infiltratedM() const { return infiltrated; }
     // Initial state (depth and unit discharges).
     std::vector<float>& depthM() { return h; }
     std::vector<float>& dischargeX() { return hu; }     // m²/s
@@ -130,6 +134,7 @@ private:
     SolverOptions opt;
     std::vector<float> z, n, loss, h, hu, hv, rainScale;
     std::vector<uint8_t> wall;
+    std::vector<float> gaKs, gaPsiDt, infiltrated; // Green-Ampt, empty when not used
     std::vector<float> qx, qy;        // inertial face fluxes (nx+1)×ny and nx×(ny+1)
     std::vector<float> qyOld;         // inertial: last step's qy, for the θ-weighting
     std::vector<float> hComp;              // Kahan compensation of h: depth is h − hComp
