@@ -4,6 +4,8 @@
 
 #include <cstdlib>
 #include <fstream>
+#include <iomanip>
+#include <iostream>
 #include <gtest/gtest.h>
 #include <ogrsf_frmts.h>
 #include <random>
@@ -55,6 +57,30 @@ void writeLayer(const fs::path& path, const std::string& driverName, const std::
         feature.SetGeometryDirectly(g);
         for (const auto& [name, value] : tf.attributes) feature.SetField(name.c_str(), value.c_str());
         ASSERT_EQ(layer->CreateFeature(&feature), OGRERR_NONE) << CPLGetLastErrorMsg();
+    }
+}
+
+std::string formatFigure(double value) {
+    std::ostringstream s;
+    s << std::setprecision(6) << value;
+    return s.str();
+}
+
+void reportFigure(const std::string& tag, const std::string& key, double value) {
+    ::testing::Test::RecordProperty(key, formatFigure(value));
+    std::cout << "[" << tag << "] " << key << " = " << formatFigure(value) << std::endl;
+}
+
+void writeValidationCsv(const std::string& name, const std::string& header,
+                        const std::vector<std::vector<double>>& rows) {
+    const char* d = std::getenv("CITYTWIN_VALIDATION_OUT");
+    if (!d || !*d) return;
+    fs::create_directories(d);
+    std::ofstream out(fs::path(d) / name);
+    out << header << "\n" << std::setprecision(9);
+    for (const auto& r : rows) {
+        for (size_t k = 0; k < r.size(); ++k) out << (k ? "," : "") << r[k];
+        out << "\n";
     }
 }
 

@@ -40,6 +40,13 @@ struct TestField {
 void writeLayer(const std::filesystem::path& path, const std::string& driver, const std::string& layer,
                 int epsg, const std::vector<TestField>& fields, const std::vector<TestFeature>& features);
 
+// A measured figure: a property in GoogleTest's XML and "[tag] key = value" on stdout.
+std::string formatFigure(double value); // 6 significant digits
+void reportFigure(const std::string& tag, const std::string& key, double value);
+// A CSV for a validation report, written only when CITYTWIN_VALIDATION_OUT names a folder.
+void writeValidationCsv(const std::string& name, const std::string& header,
+                        const std::vector<std::vector<double>>& rows);
+
 struct CommandResult {
     int exitCode;
     std::string out, err;

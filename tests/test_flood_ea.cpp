@@ -40,35 +40,10 @@ fs::path bench(const std::string& rel) {
     return sharedData() / "flood-benchmarks" / rel;
 }
 
-std::string fmtNum(double v) {
-    std::ostringstream s;
-    s << std::setprecision(6) << v;
-    return s.str();
-}
-
-void report(const std::string& key, double value) {
-    ::testing::Test::RecordProperty(key, fmtNum(value));
-    std::cout << "[flood] " << key << " = " << fmtNum(value) << std::endl;
-}
-
-std::optional<fs::path> validationOut() {
-    const char* d = std::getenv("CITYTWIN_VALIDATION_OUT");
-    if (!d || !*d) return std::nullopt;
-    fs::create_directories(d);
-    return fs::path(d);
-}
-
-void writeCsv(const std::string& name, const std::string& header,
-              const std::vector<std::vector<double>>& rows) {
-    auto dir = validationOut();
-    if (!dir) return;
-    std::ofstream out(*dir / name);
-    out << header << "\n" << std::setprecision(9);
-    for (const auto& r : rows) {
-        for (size_t k = 0; k < r.size(); ++k)
-            out << (k ? "," : "") << r[k];
-        out << "\n";
-    }
+// Figures and validation CSVs go through the shared helpers (TestSupport.h).
+void report(const std::string& key, double value) { ct::test::reportFigure("flood", key, value); }
+void writeCsv(const std::string& name, const std::string& header, const std::vector<std::vector<double>>& rows) {
+    ct::test::writeValidationCsv(name, header, rows);
 }
 
 // Numbers of a text table: commas and tabs count as blanks, lines that do not start with a
