@@ -195,6 +195,31 @@ TEST_F(FloodScenario, BadFloodInputNamesTheProblem) {
     expectError("    inflows: [{at: [482005, 5730050], hydrograph: [[100, 1], [50, 2]]}]\n", "not sorted");
     expectError("    inflows: [{at: [1, 2], hydrograph: [[0, 1]]}]\n", "outside the flood grid");
     expectError("    schem: hllc\n", "unknown key 'schem'");
+    expectError("    rain: {intensity_mm_h: .nan}\n", "not a finite number");
+}
+
+TEST_F(FloodScenario, NodataHoleInTheDomainIsAClearError) {
+    // A DEM with a nodata hole in the middle: the flood cannot run on it and says where.
+    gis::initGdal();
+    GDALDriver* tif = GetGDALDriverManager()->GetDriverByName("GTiff");
+    GDALDatasetUniquePtr ds(tif->Create((dir / "holes.tif").c_str(), 20, 10, 1, GDT_Float32, nullptr));
+    double gt[6] = {E0, 2, 0, N0 + 20, 0, -2};
+    ASSERT_EQ(ds->SetGeoTransform(gt), CE_None);
+    OGRSpatialReference srs;
+    srs.importFromEPSG(25832);
+    ASSERT_EQ(ds->SetSpatialRef(&srs), CE_None);
+    std::vector<float> v(200, 100.0f);
+    v[5 * 20 + 10] = -9999.0f;
+    ASSERT_EQ(ds->GetRasterBand(1)->SetNoDataValue(-9999.0), CE_None);
+    ASSERT_EQ(ds->GetRasterBand(1)->RasterIO(GF_Write, 0, 0, 20, 10, v.data(), 20, 10, GDT_Float32, 0, 0), CE_None);
+    ds.reset();
+    writeText(dir / "holes.yaml", "name: holes\ncity: {terrain: holes.tif}\nmodules:\n  flood: {rain: {intensity_mm_h: 10}}\n");
+    CommandResult r = runCitytwin("run " + (dir / "holes.yaml").string() + " --out " + (dir / "holes").string());
+    EXPECT_EQ(r.exitCode, 2);
+    EXPECT_NE(r.err.find("nodata"), std::string::npos) << r.err;
+    // Row 5 from the top is j = 4 from the bottom; its centre is at E0 + 21, N0 + 9.
+    EXPECT_NE(r.err.find(fmt::format("cell (10, 4) at E {:.1f}, N {:.1f}", E0 + 21, N0 + 9)), std::string::npos) << r.err;
+    EXPECT_NE(r.err.find("gdal_fillnodata"), std::string::npos) << r.err;
 }
 
 } // namespace

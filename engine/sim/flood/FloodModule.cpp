@@ -455,6 +455,8 @@ void FloodModule::buildGrid() {
     spec.ny = std::max(1, static_cast<int>(std::floor(ter.height * ter.cellSize / cellSize + 1e-9)));
     spec.x0 = ter.originX;
     spec.y0 = ter.originY - spec.ny * cellSize;
+    spec.worldX = city->frame.origin.x();
+    spec.worldY = city->frame.origin.y();
     const size_t cells = static_cast<size_t>(spec.nx) * spec.ny;
     bedInitial.assign(cells, 0.0f);
     // Bed: the DEM itself at its own resolution, else the mean of the DEM under each cell.

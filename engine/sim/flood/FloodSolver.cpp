@@ -129,6 +129,13 @@ double interpolate(const std::vector<double>& ts, const std::vector<double>& vs,
     return vs[k - 1] + a * (vs[k] - vs[k - 1]);
 }
 
+// "cell (i, j) at E …, N …" for messages a user can find in QGIS.
+std::string where(const GridSpec& g, size_t c) {
+    size_t i = c % static_cast<size_t>(g.nx), j = c / static_cast<size_t>(g.nx);
+    return fmt::format("cell ({}, {}) at E {:.1f}, N {:.1f}", i, j, g.worldX + g.x0 + (i + 0.5) * g.dx,
+                       g.worldY + g.y0 + (j + 0.5) * g.dx);
+}
+
 } // namespace
 
 double MassBalance::relativeError() const {
@@ -180,8 +187,7 @@ void FloodSolver::initialize() {
         throw InputError("flood solver: a field has the wrong size");
     for (size_t c = 0; c < cells; ++c) {
         if (!std::isfinite(z[c]))
-            throw InputError(fmt::format("terrain has no height (nodata) at cell ({}, {}) inside the flood domain",
-                                         c % spec.nx, c / spec.nx),
+            throw InputError("terrain has no height (nodata) at " + where(spec, c) + " inside the flood domain",
                              {}, "fill the DEM's holes (gdal_fillnodata) or clip the domain");
         if (wall[c]) h[c] = hu[c] = hv[c] = 0;
         if (h[c] < 0 || !std::isfinite(h[c])) throw InputError("initial water depth is negative or not a number");
@@ -258,17 +264,17 @@ double FloodSolver::computeDt() const {
             return a.value > b.value || (a.value == b.value && a.where < b.where) ? a : b;
         });
     if (m.bad)
-        throw InputError(fmt::format("the flood solution became unstable (not a number) at cell ({}, {}) after {:.1f} s",
-                                     m.where % nx, m.where / nx, t),
+        throw InputError(fmt::format("the flood solution became unstable (not a number) at {} after {:.1f} s",
+                                     where(spec, m.where), t),
                          {}, "check for extreme inflows or bed steps; try the hllc scheme or a finer time step");
     if (m.value <= 0) return opt.maxDtS;
     double dt = opt.scheme == Scheme::Hllc ? opt.cfl * spec.dx / m.value
                                            : opt.inertialAlpha * spec.dx / std::sqrt(opt.g * m.value);
     if (dt < opt.minDtS) {
         size_t c = m.where;
-        throw InputError(fmt::format("time step collapsed to {:.2g} s at {:.1f} s: cell ({}, {}) has depth {:.3g} m "
+        throw InputError(fmt::format("time step collapsed to {:.2g} s at {:.1f} s: {} has depth {:.3g} m "
                                      "and speed {:.3g} m/s",
-                                     dt, t, c % nx, c / nx, h[c], velocity(c)),
+                                     dt, t, where(spec, c), h[c], velocity(c)),
                          {}, "look for an inflow into a tiny or blocked area, or a steep wall in the terrain there");
     }
     return std::min(dt, opt.maxDtS);

@@ -34,6 +34,7 @@ struct GridSpec {
     int nx = 0, ny = 0;
     double dx = 1;              // m, square cells
     double x0 = 0, y0 = 0;      // lower-left corner (local frame)
+    double worldX = 0, worldY = 0; // local frame origin in the CRS, for messages only
 };
 
 // A source or sink at one cell: Q(t) in m³/s (negative = abstraction).
