@@ -15,11 +15,12 @@
 
 using namespace ct::flood;
 
-static double run(Scheme scheme, int n, int steps, int threads, double& mibPerCell) {
+static double run(Scheme scheme, bool secondOrder, int n, int steps, int threads, double& mibPerCell) {
     tbb::global_control limit(tbb::global_control::max_allowed_parallelism, static_cast<size_t>(threads));
     GridSpec g{n, n, 2.0, 0, 0};
     SolverOptions o;
     o.scheme = scheme;
+    o.secondOrder = secondOrder;
     FloodSolver s(g, o);
     for (int j = 0; j < n; ++j)
         for (int i = 0; i < n; ++i) {
@@ -50,12 +51,17 @@ int main(int argc, char** argv) {
     }
     std::printf("domain %d × %d wet cells, %d steps per run\n", n, n, steps);
     std::printf("%-9s %7s %20s %18s\n", "scheme", "threads", "cell-updates/s", "peak RSS B/cell");
-    for (Scheme scheme : {Scheme::Inertial, Scheme::Hllc})
+    struct Variant {
+        const char* name;
+        Scheme scheme;
+        bool secondOrder;
+    };
+    for (Variant v : {Variant{"inertial", Scheme::Inertial, false}, Variant{"hllc", Scheme::Hllc, false},
+                      Variant{"hllc2", Scheme::Hllc, true}})
         for (int threads : {1, 2}) {
             double bytes = 0;
-            double rate = run(scheme, n, steps, threads, bytes);
-            std::printf("%-9s %7d %17.1f M %18.1f\n", scheme == Scheme::Hllc ? "hllc" : "inertial", threads, rate / 1e6,
-                        bytes);
+            double rate = run(v.scheme, v.secondOrder, n, steps, threads, bytes);
+            std::printf("%-9s %7d %17.1f M %18.1f\n", v.name, threads, rate / 1e6, bytes);
         }
     return 0;
 }
