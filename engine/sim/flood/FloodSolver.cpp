@@ -454,33 +454,47 @@ double FloodSolver::muscleStage(const std::vector<float>& sh, const std::vector<
     const int nx = spec.nx, ny = spec.ny;
     const float g = static_cast<float>(opt.g), dry = static_cast<float>(opt.dryDepthM);
     const float k = static_cast<float>(dtIn / spec.dx);
-    // Cell values used in reconstruction: depth, surface, velocities.
-    struct V {
-        float h, eta, u, v;
-    };
-    auto val = [&](int i, int j) {
-        size_t c = index(i, j);
-        float d = sh[c];
-        bool wet = d > dry;
-        return V{d, d + z[c], wet ? shu[c] / d : 0.0f, wet ? shv[c] / d : 0.0f};
-    };
+    // Reconstruction once per stage: cell values, then limited half-slopes (zero next to walls
+    // and edges), so each face only combines them.
+    rec.resize(sh.size());
+    forRows(ny, [&](int j0, int j1) {
+        for (size_t c = index(0, j0); c < index(0, j1); ++c) {
+            float d = sh[c];
+            bool wet = d > dry;
+            rec[c].h = d;
+            rec[c].eta = d + z[c];
+            rec[c].u = wet ? shu[c] / d : 0.0f;
+            rec[c].v = wet ? shv[c] / d : 0.0f;
+        }
+    });
     auto usable = [&](int i, int j) { return i >= 0 && j >= 0 && i < nx && j < ny && !wall[index(i, j)]; };
-    // Limited half-slopes of a cell along x (dir 0) or y (dir 1); zero next to walls and edges.
-    auto halfSlopes = [&](int i, int j, int dir) {
-        int di = dir == 0, dj = dir == 1;
-        V c = val(i, j);
-        if (!usable(i - di, j - dj) || !usable(i + di, j + dj)) return V{0, 0, 0, 0};
-        V m = val(i - di, j - dj), p = val(i + di, j + dj);
-        return V{0.5f * minmod(c.h - m.h, p.h - c.h), 0.5f * minmod(c.eta - m.eta, p.eta - c.eta),
-                 0.5f * minmod(c.u - m.u, p.u - c.u), 0.5f * minmod(c.v - m.v, p.v - c.v)};
-    };
+    forRows(ny, [&](int j0, int j1) {
+        for (int j = j0; j < j1; ++j)
+            for (int i = 0; i < nx; ++i) {
+                Reconstruction& r = rec[index(i, j)];
+                for (int dir = 0; dir < 2; ++dir) {
+                    int di = dir == 0, dj = dir == 1;
+                    float* out = dir == 0 ? r.sx : r.sy;
+                    if (!usable(i - di, j - dj) || !usable(i + di, j + dj)) {
+                        out[0] = out[1] = out[2] = out[3] = 0;
+                        continue;
+                    }
+                    const Reconstruction &m = rec[index(i - di, j - dj)], &p = rec[index(i + di, j + dj)];
+                    out[0] = 0.5f * minmod(r.h - m.h, p.h - r.h);
+                    out[1] = 0.5f * minmod(r.eta - m.eta, p.eta - r.eta);
+                    out[2] = 0.5f * minmod(r.u - m.u, p.u - r.u);
+                    out[3] = 0.5f * minmod(r.v - m.v, p.v - r.v);
+                }
+            }
+    });
     // The state of cell (i, j) at its face on side s (−1 west/south, +1 east/north), in the
     // face's normal frame; the bed at the face is η − h there (Audusse et al. 2004).
     auto faceState = [&](int i, int j, int dir, int side) {
-        V c = val(i, j), sl = halfSlopes(i, j, dir);
-        float hf = std::max(0.0f, c.h + side * sl.h);
-        float etaf = c.eta + side * sl.eta;
-        float uf = c.u + side * sl.u, vf = c.v + side * sl.v;
+        const Reconstruction& r = rec[index(i, j)];
+        const float* sl = dir == 0 ? r.sx : r.sy;
+        float hf = std::max(0.0f, r.h + side * sl[0]);
+        float etaf = r.eta + side * sl[1];
+        float uf = r.u + side * sl[2], vf = r.v + side * sl[3];
         return dir == 0 ? Cell{hf, uf, vf, etaf - hf} : Cell{hf, vf, uf, etaf - hf};
     };
     // Flux through the face between (i−di, j−dj) and (i, j); edges and walls as in first order.

@@ -13,7 +13,7 @@
 // State is float32 structure-of-arrays; depth updates use compensated (Kahan) summation so
 // small rain increments on deep water are not lost to rounding. Sums for the mass balance are
 // double and reduced in a fixed order, so results do not depend on the thread count.
-// Memory: about 57 bytes per cell (61 with a per-cell rain factor; 12 more for second order).
+// Memory: about 57 bytes per cell (61 with a per-cell rain factor; 60 more for second order).
 #include <cstdint>
 #include <algorithm>
 #include <functional>
@@ -141,6 +141,11 @@ private:
     std::vector<float> hComp;              // Kahan compensation of h: depth is h − hComp
     std::vector<float> hNew, huNew, hvNew; // HLLC: the state being written
     std::vector<float> h1, hu1, hv1;       // second order: Heun's first stage
+    struct Reconstruction {                // second order, per cell: values and half-slopes
+        float h, eta, u, v;                // cell values (velocities 0 when dry)
+        float sx[4], sy[4];                // limited half-slopes of h, η, u, v along x and y
+    };
+    std::vector<Reconstruction> rec;
     std::vector<float> outflowFactor;      // Inertial: outflow limiter per cell
     std::vector<double> rowSum;            // per-row partial sums (fixed-order reduction)
     std::vector<float> hMax, speedMax, hazardMax, arrival;
