@@ -32,6 +32,38 @@ struct ImportOptionsCli {
 };
 int import(const ImportOptionsCli& options);
 
+struct RenderCommandOptions {
+    std::filesystem::path scenario;
+    std::filesystem::path out = "citytwin.png";
+    std::string size = "1920x1080";
+    std::string camera;   // NAME or x,y,z,yaw,pitch (local frame); default: overview
+    std::string time;     // ISO instant for the sun; default: the scenario's start
+    std::filesystem::path grid; // a result raster draped on the terrain
+    std::string colorBy, colorRoadsBy;
+    std::string title;    // default: the scenario's name
+    bool shadows = true;
+    bool legend = true;
+    bool validation = false;
+    std::string gpu;
+    std::filesystem::path cacheDir;
+};
+int render(const RenderCommandOptions& options);
+
+struct ViewCommandOptions {
+    std::filesystem::path scenario;
+    std::string size = "1600x900";
+    std::string camera;
+    std::filesystem::path grid;
+    std::filesystem::path results; // a run's output folder: replay its flood depth snapshots
+    bool validation = false;
+    bool noVsync = false;
+    std::string gpu;
+    int exitAfterFrames = 0;          // > 0: quit after that many frames (tests, benchmarks)
+    std::filesystem::path screenshot; // with exitAfterFrames: save the last frame here
+    std::filesystem::path cacheDir;
+};
+int view(const ViewCommandOptions& options);
+
 // Default import cache: $CITYTWIN_CACHE_DIR, else $XDG_CACHE_HOME/citytwin, else ~/.cache/citytwin.
 std::filesystem::path defaultCacheDir();
 

@@ -38,15 +38,46 @@ int main(int argc, char** argv) {
     importCmd->add_option("--assume-crs", imp.assumeCrs, "CRS for files that carry none");
     importCmd->add_option("--export", imp.exportDir, "write buildings.gpkg and road_graph.gpkg here");
 
+    ct::app::RenderCommandOptions rnd;
+    auto* renderCmd = cli.add_subcommand("render", "draw the city to a PNG, headless (no window or display needed)");
+    renderCmd->add_option("scenario", rnd.scenario, "scenario YAML")->required();
+    renderCmd->add_option("--out", rnd.out, "PNG file")->capture_default_str();
+    renderCmd->add_option("--size", rnd.size, "WIDTHxHEIGHT")->capture_default_str();
+    renderCmd->add_option("--camera", rnd.camera, "overview, a building or street name, or x,y,z,yaw,pitch (x,y in the scenario's CRS, z metres, degrees)");
+    renderCmd->add_option("--time", rnd.time, "ISO instant that places the sun (default: the scenario's start)");
+    renderCmd->add_option("--grid", rnd.grid, "a result raster draped on the terrain, e.g. out/flood/max_depth.tif");
+    renderCmd->add_option("--color-by", rnd.colorBy, "colour buildings by height, levels, year, use or area");
+    renderCmd->add_option("--color-roads-by", rnd.colorRoadsBy, "colour roads by speed or lanes");
+    renderCmd->add_option("--title", rnd.title, "title in the picture (default: the scenario's name)");
+    renderCmd->add_flag("!--no-shadows", rnd.shadows, "no shadow map");
+    renderCmd->add_flag("!--no-legend", rnd.legend, "no legend");
+    renderCmd->add_flag("--validate", rnd.validation, "Vulkan validation layer on; any message fails the command");
+    renderCmd->add_option("--gpu", rnd.gpu, "Vulkan device: index or part of its name (default: $CITYTWIN_GPU, else a discrete GPU)");
+
+    ct::app::ViewCommandOptions vw;
+    auto* viewCmd = cli.add_subcommand("view", "open the city in the 3D viewer");
+    viewCmd->add_option("scenario", vw.scenario, "scenario YAML")->required();
+    viewCmd->add_option("--size", vw.size, "window WIDTHxHEIGHT")->capture_default_str();
+    viewCmd->add_option("--camera", vw.camera, "start camera: overview, a name, or x,y,z,yaw,pitch");
+    viewCmd->add_option("--grid", vw.grid, "a result raster draped on the terrain");
+    viewCmd->add_option("--results", vw.results, "a run's output folder: replay flood depth snapshots with the time controls");
+    viewCmd->add_flag("--no-vsync", vw.noVsync, "draw as fast as possible");
+    viewCmd->add_flag("--validate", vw.validation, "Vulkan validation layer on; any message makes the exit code 3");
+    viewCmd->add_option("--gpu", vw.gpu, "Vulkan device: index or part of its name");
+    viewCmd->add_option("--frames", vw.exitAfterFrames, "close after N frames (tests)")->check(CLI::NonNegativeNumber);
+    viewCmd->add_option("--screenshot", vw.screenshot, "with --frames: save the last frame as PNG");
+
     CLI11_PARSE(cli, argc, argv);
     ct::initLogging(logLevel);
     ct::flood::registerFloodModule();
     std::filesystem::path cacheDir = noCache ? std::filesystem::path() : ct::app::defaultCacheDir();
-    info.cacheDir = run.cacheDir = imp.cacheDir = cacheDir;
+    info.cacheDir = run.cacheDir = imp.cacheDir = rnd.cacheDir = vw.cacheDir = cacheDir;
     try {
         if (*infoCmd) return ct::app::info(info);
         if (*runCmd) return ct::app::run(run);
         if (*importCmd) return ct::app::import(imp);
+        if (*renderCmd) return ct::app::render(rnd);
+        if (*viewCmd) return ct::app::view(vw);
     } catch (const ct::InputError& e) {
         std::fprintf(stderr, "error: %s\n", e.what());
         return 2;

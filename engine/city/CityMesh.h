@@ -1,0 +1,79 @@
+#pragma once
+// Triangle meshes of the city for drawing (render/) and picking (physics/): terrain,
+// extruded buildings, road ribbons. Plain CPU data in the local frame, cut into square
+// chunks so a renderer can cull and a picker can build one shape per chunk.
+#include "city/CityModel.h"
+
+#include <array>
+#include <cstdint>
+#include <span>
+#include <vector>
+
+namespace ct {
+
+enum class MeshLayer : uint8_t { Terrain, Buildings, Roads };
+constexpr int meshLayerCount = 3;
+const char* toString(MeshLayer layer);
+
+// 32 bytes; the layout the shaders read (shaders/city.vert).
+struct MeshVertex {
+    float x, y, z;     // local frame, metres
+    float nx, ny, nz;  // unit normal
+    uint32_t rgba;     // base colour, R in the low byte; terrain: A = 255 land, 0 water
+    uint32_t objectId; // building index, road edge index, or terrain 0
+};
+static_assert(sizeof(MeshVertex) == 32);
+
+struct IndexRange {
+    uint32_t first = 0, count = 0; // into MeshChunk::indices
+    // The first surfaceCount indices of the range are the surface; the rest are the terrain
+    // skirt (hanging walls against cracks), which a picker leaves out. = count without skirt.
+    uint32_t surfaceCount = 0;
+};
+
+struct MeshChunk {
+    MeshLayer layer = MeshLayer::Terrain;
+    int chunkX = 0, chunkY = 0;         // grid cell of chunkSizeM squares from CityMesh::origin
+    std::array<float, 3> boundsMin{}, boundsMax{};
+    std::vector<MeshVertex> vertices;
+    std::vector<uint32_t> indices;      // triangle list, counter-clockwise seen from outside
+    // Levels of detail, finest first. Terrain chunks have several (coarser grids, each with a
+    // skirt so neighbours at other levels leave no cracks); other layers have exactly one.
+    std::vector<IndexRange> lods;
+};
+
+struct CityMeshOptions {
+    double chunkSizeM = 512;
+    // Terrain: one vertex per `terrainStep` DEM cells (0 = chosen so the finest level has at
+    // most terrainMaxVertices), and up to terrainLods levels, each half as dense.
+    int terrainStep = 0;
+    size_t terrainMaxVertices = 2'000'000;
+    int terrainLods = 4;
+    float roadLift = 0.25f;      // metres above the terrain, against z-fighting
+    bool lod2Roofs = true;       // draw imported LoD2 roof surfaces instead of flat roofs
+};
+
+struct CityMesh {
+    Vec2 origin{0, 0}; // local coordinates of chunk (0, 0)'s lower-left corner
+    double chunkSizeM = 512;
+    std::vector<MeshChunk> chunks;
+    std::array<float, 3> boundsMin{}, boundsMax{};
+    // Object ids: buildings = building index; roads = index of the directed edge the ribbon
+    // was made from (a two-way street is one ribbon, named by its lower edge index).
+    size_t triangleCount(MeshLayer layer) const; // finest level
+    size_t triangleCount() const;
+    size_t bytes() const;                        // vertex + index memory
+};
+
+CityMesh buildCityMesh(const CityModel& city, const CityMeshOptions& options = {});
+
+// Ear-clipping triangulation of a polygon with holes (first ring outer, any orientation).
+// Returns index triples into the rings' points concatenated in order; empty if degenerate.
+std::vector<uint32_t> triangulatePolygon(const std::vector<std::span<const Vec2>>& rings);
+
+// Colours (RGBA, R in the low byte) the mesh uses, for legends and tests.
+uint32_t buildingWallColor(BuildingUse use);
+uint32_t buildingRoofColor(BuildingUse use);
+uint32_t roadColor(RoadClass roadClass);
+
+} // namespace ct

@@ -1,0 +1,90 @@
+#pragma once
+// Draws the city and its overlays into a render pass the caller's target provides
+// (a swapchain image or an offscreen image): sky, terrain (by level of detail), buildings,
+// roads, water, a draped scalar grid, per-object colours, agents, markers, an optional shadow
+// map, and a 2D HUD. Static geometry sits in device-local buffers, one draw per chunk and
+// layer, chunks outside the view frustum skipped.
+#include "city/CityMesh.h"
+#include "core/SimClock.h"
+#include "render/Camera.h"
+#include "render/Hud.h"
+#include "render/Overlays.h"
+#include "render/Sun.h"
+#include "render/Vk.h"
+
+#include <functional>
+#include <memory>
+#include <optional>
+
+namespace ct::render {
+
+struct LayerVisibility {
+    bool terrain = true, buildings = true, roads = true, water = true;
+    bool grid = true, agents = true, markers = true;
+};
+
+struct Selection {
+    MeshLayer layer = MeshLayer::Buildings;
+    uint32_t objectId = 0;
+};
+
+struct RenderSettings {
+    LayerVisibility show;
+    bool shadows = false;
+    bool hillshade = true;
+    Instant time{1782036000, 120}; // 2026-06-21 12:00 CEST unless the scenario says otherwise
+    std::optional<SunPosition> sun; // overrides the sun from `time`
+    std::optional<Selection> selection;
+    float markerSizePx = 7;
+    float terrainDetail = 1; // > 1: finer terrain further away
+};
+
+struct FrameStats {
+    uint32_t drawCalls = 0;
+    uint64_t triangles = 0;
+    uint32_t chunksDrawn = 0, chunksCulled = 0;
+};
+
+class Renderer {
+public:
+    static constexpr int framesInFlight = 2;
+    static constexpr VkFormat depthFormat = VK_FORMAT_D32_SFLOAT;
+
+    // `finalLayout`: PRESENT_SRC_KHR for a swapchain, TRANSFER_SRC_OPTIMAL for readback.
+    Renderer(VulkanContext& context, VkFormat colorFormat, VkImageLayout finalLayout);
+    ~Renderer();
+    Renderer(const Renderer&) = delete;
+    Renderer& operator=(const Renderer&) = delete;
+
+    // Uploads the city (replaces any previous one). lat/lon place the sun.
+    void setCity(const CityMesh& mesh, double latDeg, double lonDeg);
+    // Overlays; nullptr / empty clears. Each waits for the GPU, so call between frames.
+    void setGrid(const GridOverlay* grid);
+    void setGridOpacity(float opacity);
+    void setBuildingValues(const ValueOverlay* values);
+    void setRoadValues(const ValueOverlay* values);
+    void setAgents(const std::vector<Agent>& agents);
+    void setMarkers(const std::vector<Marker>& markers);
+
+    VkRenderPass renderPass() const { return mainPass_; }
+    // Records the frame: shadow pass (if on), then the main pass into `framebuffer`, with
+    // `inPass` (e.g. ImGui) drawn last inside it. `frame` < framesInFlight picks per-frame data.
+    FrameStats record(VkCommandBuffer cmd, int frame, VkFramebuffer framebuffer, VkExtent2D extent, const Camera& camera,
+                      const RenderSettings& settings, const Hud* hud = nullptr,
+                      const std::function<void(VkCommandBuffer)>& inPass = {});
+
+    SunPosition sunFor(const RenderSettings& settings) const;
+    uint64_t sceneTriangles() const { return sceneTriangles_; }
+    std::array<float, 3> boundsMin() const { return boundsMin_; }
+    std::array<float, 3> boundsMax() const { return boundsMax_; }
+
+private:
+    struct Impl;
+    std::unique_ptr<Impl> impl_;
+    VulkanContext& ctx_;
+    VkRenderPass mainPass_ = VK_NULL_HANDLE;
+    uint64_t sceneTriangles_ = 0;
+    std::array<float, 3> boundsMin_{}, boundsMax_{};
+};
+
+} // namespace ct::render

@@ -1,0 +1,191 @@
+#include "ui/CityScene.h"
+
+#include "core/Error.h"
+#include "gis/RasterRead.h"
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <fmt/format.h>
+
+namespace ct::ui {
+
+namespace fs = std::filesystem;
+
+namespace {
+std::string lower(std::string s) {
+    for (char& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    return s;
+}
+double seconds(std::chrono::steady_clock::time_point since) {
+    return std::chrono::duration<double>(std::chrono::steady_clock::now() - since).count();
+}
+} // namespace
+
+CityScene loadScene(const fs::path& scenarioYaml, const SceneOptions& options) {
+    CityScene s;
+    s.scenario = Scenario::fromYaml(scenarioYaml);
+    auto t0 = std::chrono::steady_clock::now();
+    s.city = importCity(s.scenario.city, ImportOptions{options.cacheDir, options.progress});
+    s.importSeconds = seconds(t0);
+    t0 = std::chrono::steady_clock::now();
+    s.mesh = buildCityMesh(s.city, options.mesh);
+    s.meshSeconds = seconds(t0);
+    Box2 b = s.city.bounds();
+    Vec2 centre = s.city.frame.toWorld(b.empty() ? Vec2(0, 0) : b.center());
+    if (!s.city.frame.crs.empty()) {
+        Reprojector toWgs84(s.city.frame.crs, Crs::fromEpsg(4326));
+        Vec2 ll = toWgs84.apply(centre);
+        s.lonDeg = ll.x();
+        s.latDeg = ll.y();
+    }
+    return s;
+}
+
+render::Camera overviewCamera(const CityScene& scene, double aspect) {
+    return render::Camera::framing(scene.mesh.boundsMin, scene.mesh.boundsMax, aspect);
+}
+
+render::Camera lookAt(const Vec3& target, double distance, double yawDeg, double pitchDeg) {
+    render::Camera c;
+    c.yawDeg = yawDeg;
+    c.pitchDeg = pitchDeg;
+    c.eye = target - c.forward() * distance;
+    return c;
+}
+
+std::optional<render::Camera> namedCamera(const CityScene& scene, const std::string& name, double aspect) {
+    std::string n = lower(name);
+    if (n.empty() || n == "overview" || n == "default") return overviewCamera(scene, aspect);
+    const CityModel& city = scene.city;
+    auto ground = [&](const Vec2& p) {
+        float z = city.terrain.empty() ? NAN : city.terrain.heightAt(p);
+        return std::isnan(z) ? 0.0 : double(z);
+    };
+    // Exact names first, then partial matches; buildings before streets.
+    for (bool exact : {true, false}) {
+        for (size_t i = 0; i < city.buildings.size(); ++i) {
+            std::string b = lower(city.buildings.name[i]);
+            if (b.empty() || (exact ? b != n : b.find(n) == std::string::npos)) continue;
+            Vec2 c = city.buildings.centroid(i);
+            return lookAt(Vec3(c.x(), c.y(), ground(c) + city.buildings.heightM[i] / 2), 250);
+        }
+        for (size_t e = 0; e < city.roads.edgeCount(); ++e) {
+            std::string w = lower(city.roads.wayName[city.roads.way[e]]);
+            if (w.empty() || (exact ? w != n : w.find(n) == std::string::npos)) continue;
+            auto shape = city.roads.shape(EdgeId{static_cast<uint32_t>(e)});
+            Vec2 c = shape[shape.size() / 2];
+            return lookAt(Vec3(c.x(), c.y(), ground(c)), 250);
+        }
+    }
+    return std::nullopt;
+}
+
+render::ValueOverlay buildingValues(const CityModel& city, const std::string& attribute) {
+    const Buildings& b = city.buildings;
+    render::ValueOverlay o;
+    o.values.resize(b.size());
+    std::string a = lower(attribute);
+    if (a == "height") {
+        for (size_t i = 0; i < b.size(); ++i) o.values[i] = b.heightM[i];
+        o.scale = {render::ColorMap::Viridis, 0, 30, "Building height", "m"};
+    } else if (a == "levels") {
+        for (size_t i = 0; i < b.size(); ++i) o.values[i] = b.levels[i] ? float(b.levels[i]) : NAN;
+        o.scale = {render::ColorMap::Viridis, 1, 8, "Storeys", ""};
+    } else if (a == "year") {
+        for (size_t i = 0; i < b.size(); ++i) o.values[i] = b.yearBuilt[i] ? float(b.yearBuilt[i]) : NAN;
+        o.scale = {render::ColorMap::Inferno, 1850, 2025, "Year built", ""};
+    } else if (a == "use") {
+        for (size_t i = 0; i < b.size(); ++i) o.values[i] = float(static_cast<int>(b.use[i]));
+        o.scale = {render::ColorMap::Viridis, 0, float(static_cast<int>(BuildingUse::Unknown)), "Use (residential ... other)", ""};
+    } else if (a == "area") {
+        for (size_t i = 0; i < b.size(); ++i) o.values[i] = float(b.footprintArea(i));
+        o.scale = {render::ColorMap::Viridis, 0, 1000, "Footprint area", "m2"};
+    } else {
+        throw InputError(fmt::format("unknown building attribute '{}'", attribute), "--color-by",
+                         "use one of: height, levels, year, use, area");
+    }
+    return o;
+}
+
+render::ValueOverlay roadValues(const CityModel& city, const std::string& attribute) {
+    const RoadNetwork& r = city.roads;
+    render::ValueOverlay o;
+    o.values.resize(r.edgeCount());
+    std::string a = lower(attribute);
+    if (a == "speed") {
+        for (size_t e = 0; e < r.edgeCount(); ++e) o.values[e] = r.speedMps[e] * 3.6f;
+        o.scale = {render::ColorMap::Traffic, 100, 10, "Speed limit", "km/h"};
+    } else if (a == "lanes") {
+        for (size_t e = 0; e < r.edgeCount(); ++e) o.values[e] = r.lanes[e];
+        o.scale = {render::ColorMap::Viridis, 1, 4, "Lanes per direction", ""};
+    } else {
+        throw InputError(fmt::format("unknown road attribute '{}'", attribute), "--color-roads-by", "use one of: speed, lanes");
+    }
+    return o;
+}
+
+render::GridOverlay gridFromRaster(const fs::path& file, const CityModel& city) {
+    if (!fs::exists(file)) throw InputError("raster not found", file.string(), "give the path of a GeoTIFF, e.g. out/flood/max_depth.tif");
+    gis::RasterGrid g = gis::readRaster({file}, &city.frame.crs, city.frame.crs);
+    render::GridOverlay o;
+    o.width = g.width;
+    o.height = g.height;
+    Vec2 topLeft = city.frame.toLocal(Vec2(g.originX, g.originY));
+    o.originX = topLeft.x();
+    o.originY = topLeft.y();
+    o.cellSize = g.cellX;
+    if (std::abs(g.cellX - g.cellY) > 1e-6 * g.cellX)
+        throw InputError("raster cells are not square", file.string(), "warp it to square cells first (gdalwarp -tr)");
+    o.values = std::move(g.values);
+    std::string n = lower(file.stem().string());
+    std::vector<float> finite;
+    for (float v : o.values)
+        if (std::isfinite(v)) finite.push_back(v);
+    auto percentile = [&](double p) {
+        if (finite.empty()) return 0.0f;
+        size_t k = std::min(finite.size() - 1, size_t(p * double(finite.size() - 1)));
+        std::nth_element(finite.begin(), finite.begin() + long(k), finite.end());
+        return finite[k];
+    };
+    if (n.find("depth") != std::string::npos) {
+        // Up to the 95th percentile of wet cells, in half metres (0.5 to 5 m): heavy rain
+        // gets a fine scale, a river flood a coarse one.
+        finite.erase(std::remove_if(finite.begin(), finite.end(), [](float v) { return v <= 0.01f; }), finite.end());
+        float top = std::clamp(std::ceil(percentile(0.95) * 2) / 2, 0.5f, 5.0f);
+        o.scale = {render::ColorMap::Water, 0, top, "Water depth", "m"};
+        o.hideAtOrBelow = 0.01f; // dry
+    } else if (n.find("velocity") != std::string::npos || n.find("speed") != std::string::npos) {
+        o.scale = {render::ColorMap::Viridis, 0, 2.0f, "Flow velocity", "m/s"};
+        o.hideAtOrBelow = 0.01f;
+    } else if (n.find("hazard") != std::string::npos) {
+        o.scale = {render::ColorMap::Inferno, 0, 2.5f, "Flood hazard rating", ""};
+        o.hideAtOrBelow = 0.5f; // below "low hazard" (DEFRA FD2320)
+    } else if (n.find("arrival") != std::string::npos) {
+        float hi = percentile(0.98);
+        o.scale = {render::ColorMap::Viridis, 0, hi > 0 ? hi / 60 : 60, "Arrival time", "min"};
+        for (float& v : o.values) v /= 60; // seconds → minutes
+    } else {
+        o.scale = {render::ColorMap::Viridis, percentile(0.02), percentile(0.98), file.stem().string(), ""};
+        if (o.scale.max <= o.scale.min) o.scale.max = o.scale.min + 1;
+    }
+    return o;
+}
+
+std::vector<std::pair<double, fs::path>> findDepthSnapshots(const fs::path& resultsDir) {
+    std::vector<std::pair<double, fs::path>> out;
+    for (const fs::path& dir : {resultsDir / "flood", resultsDir / "baseline" / "flood", resultsDir}) {
+        if (!fs::is_directory(dir)) continue;
+        for (const auto& entry : fs::directory_iterator(dir)) {
+            std::string name = entry.path().filename().string();
+            double seconds = 0;
+            if (name.rfind("depth_", 0) == 0 && entry.path().extension() == ".tif" && std::sscanf(name.c_str(), "depth_%lfs.tif", &seconds) == 1)
+                out.emplace_back(seconds, entry.path());
+        }
+        if (!out.empty()) break;
+    }
+    std::sort(out.begin(), out.end());
+    return out;
+}
+
+} // namespace ct::ui

@@ -1,0 +1,55 @@
+#pragma once
+// What the viewer and `citytwin render` both need: a scenario's city imported and meshed,
+// where it lies on Earth (for the sun), named views, and overlays made from city attributes
+// or result rasters.
+#include "city/CityMesh.h"
+#include "render/Camera.h"
+#include "render/Overlays.h"
+#include "sim/Scenario.h"
+
+#include <filesystem>
+#include <optional>
+#include <string>
+
+namespace ct::ui {
+
+struct SceneOptions {
+    std::filesystem::path cacheDir; // import cache; empty = none
+    bool progress = true;
+    CityMeshOptions mesh;
+};
+
+struct CityScene {
+    Scenario scenario;
+    CityModel city;
+    CityMesh mesh;
+    double latDeg = 0, lonDeg = 0; // of the city centre
+    double meshSeconds = 0, importSeconds = 0;
+};
+
+CityScene loadScene(const std::filesystem::path& scenarioYaml, const SceneOptions& options);
+
+// The whole city from the south-south-west.
+render::Camera overviewCamera(const CityScene& scene, double aspect);
+// "overview", or a building name or street name (case-insensitive, part of it is enough):
+// a camera 250 m away looking at it. nullopt if nothing matches.
+std::optional<render::Camera> namedCamera(const CityScene& scene, const std::string& name, double aspect);
+// A camera looking at a point from `distance` metres, from the south-south-west.
+render::Camera lookAt(const Vec3& target, double distance, double yawDeg = 20, double pitchDeg = -35);
+
+// Building colours by an attribute: height, levels, year, use, area. InputError lists the
+// choices for an unknown name.
+render::ValueOverlay buildingValues(const CityModel& city, const std::string& attribute);
+// Road colours by speed limit or lanes: speed, lanes.
+render::ValueOverlay roadValues(const CityModel& city, const std::string& attribute);
+
+// A result raster (e.g. flood/max_depth.tif) as a grid draped on the terrain, reprojected into
+// the city's frame; colour map and range chosen from its name (depth, velocity, hazard,
+// arrival), else from its 2nd–98th percentiles.
+render::GridOverlay gridFromRaster(const std::filesystem::path& file, const CityModel& city);
+
+// Flood results of a run for replay: depth snapshots (depth_<seconds>s.tif) in time order,
+// from DIR/flood or DIR/baseline/flood. Empty if there are none.
+std::vector<std::pair<double, std::filesystem::path>> findDepthSnapshots(const std::filesystem::path& resultsDir);
+
+} // namespace ct::ui

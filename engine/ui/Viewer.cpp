@@ -1,0 +1,809 @@
+#include "ui/Viewer.h"
+
+#include "core/Error.h"
+#include "physics/Picking.h"
+#include "render/Offscreen.h"
+#include "render/Swapchain.h"
+
+#define GLFW_INCLUDE_VULKAN
+#include <GLFW/glfw3.h>
+#include <backends/imgui_impl_glfw.h>
+#include <backends/imgui_impl_vulkan.h>
+#include <imgui.h>
+
+#include <chrono>
+#include <cmath>
+#include <cstring>
+#include <ctime>
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+namespace ct::ui {
+
+namespace fs = std::filesystem;
+using render::Camera;
+
+namespace {
+
+constexpr int kFrames = render::Renderer::framesInFlight;
+const char* buildingColorChoices[] = {"none", "height", "levels", "year", "use", "area"};
+const char* roadColorChoices[] = {"none", "speed", "lanes"};
+
+void checkVk(VkResult r) {
+    if (r != VK_SUCCESS) spdlog::error("ImGui Vulkan backend: VkResult {}", static_cast<int>(r));
+}
+
+std::string timestampName() {
+    std::time_t t = std::time(nullptr);
+    char buf[64];
+    std::strftime(buf, sizeof buf, "citytwin-%Y%m%d-%H%M%S.png", std::localtime(&t));
+    return buf;
+}
+
+// The camera the user steers: orbit about a pivot, pan, zoom to the cursor, keyboard flight,
+// and smooth flights to a target camera.
+struct CameraControl {
+    Camera camera;
+    std::optional<Camera> flightTarget;
+    Vec3 pivot{0, 0, 0};
+
+    void orbit(double dxPx, double dyPx) {
+        double distance = std::max(1.0, (camera.eye - pivot).norm());
+        camera.yawDeg = std::fmod(camera.yawDeg + dxPx * 0.25 + 360, 360);
+        camera.pitchDeg = std::clamp(camera.pitchDeg - dyPx * 0.25, -89.0, 10.0);
+        camera.eye = pivot - camera.forward() * distance;
+    }
+    void pan(double dxPx, double dyPx, double viewportHeight) {
+        double distance = std::max(1.0, (camera.eye - pivot).norm());
+        double metresPerPx = 2 * distance * std::tan(camera.fovYDeg * M_PI / 360) / viewportHeight;
+        Vec3 f = camera.forward();
+        Vec3 ahead = Vec3(f.x(), f.y(), 0).normalized();
+        Vec3 shift = (-camera.right() * dxPx + ahead * dyPx) * metresPerPx;
+        camera.eye += shift;
+        pivot += shift;
+    }
+    void zoomTowards(const Vec3& point, double notches) {
+        Vec3 d = point - camera.eye;
+        double dist = d.norm();
+        double step = 1 - std::pow(0.85, notches); // 15 % of the distance per notch
+        double move = std::min(dist * step, dist - 2.0);
+        if (notches < 0) move = dist * step; // negative: backwards
+        camera.eye += d.normalized() * move;
+    }
+    void update(double dt) {
+        if (!flightTarget) return;
+        double k = 1 - std::exp(-dt * 5);
+        camera.eye += (flightTarget->eye - camera.eye) * k;
+        double dyaw = std::remainder(flightTarget->yawDeg - camera.yawDeg, 360.0);
+        camera.yawDeg += dyaw * k;
+        camera.pitchDeg += (flightTarget->pitchDeg - camera.pitchDeg) * k;
+        if ((flightTarget->eye - camera.eye).norm() < 0.05 && std::abs(dyaw) < 0.05) {
+            camera = *flightTarget;
+            flightTarget.reset();
+        }
+    }
+};
+
+class Viewer {
+public:
+    Viewer(CityScene scene, const ViewerOptions& options) : scene_(std::move(scene)), options_(options) {}
+    int run();
+
+private:
+    void initWindow();
+    void initImGui();
+    void shutdownImGui();
+    void loadCity();
+    void drawUi(const render::FrameStats& stats, double frameMs);
+    void drawInspector();
+    void drawLegend(const render::ColorScale& scale);
+    void handleInput(double dt);
+    std::optional<PickHit> pickAt(double x, double y);
+    void recreateSwapchain();
+    void saveScreenshot(uint32_t imageIndex, const fs::path& file, VkCommandBuffer cmd);
+    void applyBuildingColors();
+    void applyRoadColors();
+    void showSeriesAt(double offsetS);
+
+    CityScene scene_;
+    ViewerOptions options_;
+    GLFWwindow* window_ = nullptr;
+    std::unique_ptr<render::VulkanContext> ctx_;
+    std::unique_ptr<render::Renderer> renderer_;
+    std::unique_ptr<render::Swapchain> swapchain_;
+    std::unique_ptr<PickWorld> picker_;
+    VkDescriptorPool imguiPool_ = VK_NULL_HANDLE;
+    VkCommandBuffer cmds_[kFrames]{};
+    VkFence fences_[kFrames]{};
+    VkSemaphore imageAvailable_[kFrames]{};
+    std::vector<VkSemaphore> renderFinished_;
+    bool resized_ = false;
+    bool vsync_ = true;
+
+    CameraControl control_;
+    render::RenderSettings settings_;
+    std::optional<PickHit> selected_;
+    std::optional<render::GridOverlay> grid_;
+    int seriesShown_ = -2; // index into options_.gridSeries on screen; -2 = not chosen yet
+    int buildingColor_ = 0, roadColor_ = 0;
+    std::optional<render::ColorScale> buildingScale_, roadScale_;
+    double simOffsetS_ = 0;
+    bool playing_ = false;
+    float playSpeed_ = 60;
+    bool showLayers_ = true, showLegend_ = true, showInspector_ = true, showTime_ = true, showStats_ = true;
+    bool openScenarioPopup_ = false;
+    char openPath_[512] = {};
+    std::string status_;
+    fs::path screenshotRequest_;
+    render::Buffer screenshotBuffer_;
+    fs::path pendingScreenshot_;
+
+    // Mouse state for drags and clicks.
+    double pressX_ = 0, pressY_ = 0, lastX_ = 0, lastY_ = 0;
+    int dragButton_ = -1;
+    bool dragged_ = false;
+    double scrollAccum_ = 0;
+    double lastClickTime_ = -1;
+    friend void onScroll(GLFWwindow*, double, double);
+};
+
+void onScroll(GLFWwindow* w, double dx, double dy) {
+    ImGui_ImplGlfw_ScrollCallback(w, dx, dy);
+    if (ImGui::GetIO().WantCaptureMouse) return;
+    static_cast<Viewer*>(glfwGetWindowUserPointer(w))->scrollAccum_ += dy;
+}
+
+void Viewer::initWindow() {
+    glfwSetErrorCallback([](int code, const char* text) { spdlog::debug("GLFW error {}: {}", code, text); });
+    if (!glfwInit())
+        throw InputError("cannot open a window: no display", "citytwin view",
+                         "run it on a desktop, set DISPLAY, or use xvfb-run -a; for pictures without a display use citytwin render");
+    if (!glfwVulkanSupported()) throw InputError("GLFW finds no Vulkan loader", "citytwin view", "install libvulkan1 and mesa-vulkan-drivers");
+    glfwWindowHint(GLFW_CLIENT_API, GLFW_NO_API);
+    std::string title = fmt::format("citytwin — {}", scene_.scenario.name);
+    window_ = glfwCreateWindow(int(options_.width), int(options_.height), title.c_str(), nullptr, nullptr);
+    if (!window_) throw InputError("could not create a window", "citytwin view", "check DISPLAY, or use xvfb-run -a");
+    glfwSetWindowUserPointer(window_, this);
+    glfwSetFramebufferSizeCallback(window_, [](GLFWwindow* w, int, int) { static_cast<Viewer*>(glfwGetWindowUserPointer(w))->resized_ = true; });
+
+    render::ContextOptions co;
+    co.validation = options_.validation;
+    co.device = options_.gpu;
+    uint32_t n = 0;
+    const char** ext = glfwGetRequiredInstanceExtensions(&n);
+    for (uint32_t i = 0; i < n; ++i) co.instanceExtensions.emplace_back(ext[i]);
+    co.makeSurface = [this](VkInstance instance) {
+        VkSurfaceKHR surface;
+        render::vkCheck(glfwCreateWindowSurface(instance, window_, nullptr, &surface), "glfwCreateWindowSurface");
+        return surface;
+    };
+    ctx_ = std::make_unique<render::VulkanContext>(co);
+    VkSurfaceFormatKHR format = render::Swapchain::chooseFormat(*ctx_);
+    renderer_ = std::make_unique<render::Renderer>(*ctx_, format.format, VK_IMAGE_LAYOUT_PRESENT_SRC_KHR);
+    int w, h;
+    glfwGetFramebufferSize(window_, &w, &h);
+    swapchain_ = std::make_unique<render::Swapchain>(*ctx_, renderer_->renderPass(), format.format, VkExtent2D{uint32_t(w), uint32_t(h)}, vsync_);
+
+    VkDevice d = ctx_->device();
+    VkCommandBufferAllocateInfo ai{VK_STRUCTURE_TYPE_COMMAND_BUFFER_ALLOCATE_INFO};
+    ai.commandPool = ctx_->commandPool();
+    ai.level = VK_COMMAND_BUFFER_LEVEL_PRIMARY;
+    ai.commandBufferCount = kFrames;
+    render::vkCheck(vkAllocateCommandBuffers(d, &ai, cmds_), "vkAllocateCommandBuffers");
+    VkFenceCreateInfo fi{VK_STRUCTURE_TYPE_FENCE_CREATE_INFO};
+    fi.flags = VK_FENCE_CREATE_SIGNALED_BIT;
+    VkSemaphoreCreateInfo si{VK_STRUCTURE_TYPE_SEMAPHORE_CREATE_INFO};
+    for (int i = 0; i < kFrames; ++i) {
+        render::vkCheck(vkCreateFence(d, &fi, nullptr, &fences_[i]), "vkCreateFence");
+        render::vkCheck(vkCreateSemaphore(d, &si, nullptr, &imageAvailable_[i]), "vkCreateSemaphore");
+    }
+    recreateSwapchain();
+}
+
+void Viewer::recreateSwapchain() {
+    int w = 0, h = 0;
+    glfwGetFramebufferSize(window_, &w, &h);
+    if (w == 0 || h == 0) return;
+    swapchain_->recreate({uint32_t(w), uint32_t(h)}, vsync_);
+    VkDevice d = ctx_->device();
+    for (auto s : renderFinished_) vkDestroySemaphore(d, s, nullptr);
+    renderFinished_.assign(swapchain_->imageCount(), VK_NULL_HANDLE);
+    VkSemaphoreCreateInfo si{VK_STRUCTURE_TYPE_SEMAPHORE_CREATE_INFO};
+    for (auto& s : renderFinished_) render::vkCheck(vkCreateSemaphore(d, &si, nullptr, &s), "vkCreateSemaphore");
+    if (ImGui::GetCurrentContext()) ImGui_ImplVulkan_SetMinImageCount(std::max(2u, swapchain_->imageCount()));
+    resized_ = false;
+}
+
+void Viewer::initImGui() {
+    VkDescriptorPoolSize sizes[] = {{VK_DESCRIPTOR_TYPE_COMBINED_IMAGE_SAMPLER, 16}};
+    VkDescriptorPoolCreateInfo pi{VK_STRUCTURE_TYPE_DESCRIPTOR_POOL_CREATE_INFO};
+    pi.flags = VK_DESCRIPTOR_POOL_CREATE_FREE_DESCRIPTOR_SET_BIT;
+    pi.maxSets = 16;
+    pi.poolSizeCount = 1;
+    pi.pPoolSizes = sizes;
+    render::vkCheck(vkCreateDescriptorPool(ctx_->device(), &pi, nullptr, &imguiPool_), "vkCreateDescriptorPool (ImGui)");
+    IMGUI_CHECKVERSION();
+    ImGui::CreateContext();
+    ImGuiIO& io = ImGui::GetIO();
+    io.IniFilename = nullptr; // no imgui.ini littering the working folder
+    ImGui::StyleColorsDark();
+    ImGui::GetStyle().WindowRounding = 4;
+    // DejaVu for umlauts (ä ö ü ß); ImGui's own font otherwise.
+    for (const char* font : {"/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf", "/usr/share/fonts/truetype/noto/NotoSans-Regular.ttf"})
+        if (fs::exists(font)) {
+            io.Fonts->AddFontFromFileTTF(font, 16.0f);
+            break;
+        }
+    ImGui_ImplGlfw_InitForVulkan(window_, true);
+    glfwSetScrollCallback(window_, onScroll); // after ImGui's, which it forwards to
+    ImGui_ImplVulkan_InitInfo ii{};
+    ii.Instance = ctx_->instance();
+    ii.PhysicalDevice = ctx_->physicalDevice();
+    ii.Device = ctx_->device();
+    ii.QueueFamily = ctx_->queueFamily();
+    ii.Queue = ctx_->queue();
+    ii.DescriptorPool = imguiPool_;
+    ii.MinImageCount = std::max(2u, swapchain_->imageCount());
+    ii.ImageCount = std::max(2u, swapchain_->imageCount());
+    ii.MSAASamples = VK_SAMPLE_COUNT_1_BIT;
+    ii.CheckVkResultFn = checkVk;
+    ImGui_ImplVulkan_Init(&ii, renderer_->renderPass());
+    ctx_->submitNow([](VkCommandBuffer cmd) { ImGui_ImplVulkan_CreateFontsTexture(cmd); });
+    ImGui_ImplVulkan_DestroyFontUploadObjects();
+}
+
+void Viewer::shutdownImGui() {
+    vkDeviceWaitIdle(ctx_->device());
+    ImGui_ImplVulkan_Shutdown();
+    ImGui_ImplGlfw_Shutdown();
+    ImGui::DestroyContext();
+    vkDestroyDescriptorPool(ctx_->device(), imguiPool_, nullptr);
+}
+
+void Viewer::loadCity() {
+    renderer_->setCity(scene_.mesh, scene_.latDeg, scene_.lonDeg);
+    picker_ = std::make_unique<PickWorld>(scene_.mesh);
+    settings_.time = scene_.scenario.start;
+    simOffsetS_ = 0;
+    selected_.reset();
+    renderer_->setGrid(grid_ ? &*grid_ : nullptr);
+    buildingColor_ = roadColor_ = 0;
+    applyBuildingColors();
+    applyRoadColors();
+    int w, h;
+    glfwGetFramebufferSize(window_, &w, &h);
+    control_.camera = overviewCamera(scene_, double(std::max(w, 1)) / std::max(h, 1));
+    Vec3 lo(scene_.mesh.boundsMin[0], scene_.mesh.boundsMin[1], scene_.mesh.boundsMin[2]);
+    Vec3 hi(scene_.mesh.boundsMax[0], scene_.mesh.boundsMax[1], scene_.mesh.boundsMax[2]);
+    control_.pivot = (lo + hi) / 2;
+}
+
+void Viewer::applyBuildingColors() {
+    buildingScale_.reset();
+    if (buildingColor_ == 0) {
+        renderer_->setBuildingValues(nullptr);
+        return;
+    }
+    render::ValueOverlay v = buildingValues(scene_.city, buildingColorChoices[buildingColor_]);
+    renderer_->setBuildingValues(&v);
+    buildingScale_ = v.scale;
+}
+
+void Viewer::applyRoadColors() {
+    roadScale_.reset();
+    if (roadColor_ == 0) {
+        renderer_->setRoadValues(nullptr);
+        return;
+    }
+    render::ValueOverlay v = roadValues(scene_.city, roadColorChoices[roadColor_]);
+    renderer_->setRoadValues(&v);
+    roadScale_ = v.scale;
+}
+
+void Viewer::showSeriesAt(double offsetS) {
+    const auto& series = options_.gridSeries;
+    if (series.empty()) return;
+    int k = -1;
+    while (k + 1 < int(series.size()) && series[size_t(k + 1)].first <= offsetS + 1e-6) ++k;
+    if (k == seriesShown_) return;
+    seriesShown_ = k;
+    // Before the first snapshot there is no water yet: an empty grid of the same shape.
+    grid_ = series[size_t(std::max(k, 0))].second;
+    if (k < 0) std::fill(grid_->values.begin(), grid_->values.end(), 0.0f);
+    renderer_->setGrid(&*grid_);
+}
+
+std::optional<PickHit> Viewer::pickAt(double x, double y) {
+    int w, h;
+    glfwGetWindowSize(window_, &w, &h);
+    render::Ray ray = control_.camera.rayThrough(x, y, std::max(w, 1), std::max(h, 1));
+    return picker_->castRay(ray.origin, ray.direction, 1e6);
+}
+
+void Viewer::handleInput(double dt) {
+    ImGuiIO& io = ImGui::GetIO();
+    double x, y;
+    glfwGetCursorPos(window_, &x, &y);
+    int w, h;
+    glfwGetWindowSize(window_, &w, &h);
+    bool uiMouse = io.WantCaptureMouse;
+
+    // Mouse: left drag orbits, right/middle drag pans, a click selects, a double click flies there.
+    for (int button : {GLFW_MOUSE_BUTTON_LEFT, GLFW_MOUSE_BUTTON_RIGHT, GLFW_MOUSE_BUTTON_MIDDLE}) {
+        bool down = glfwGetMouseButton(window_, button) == GLFW_PRESS;
+        if (down && dragButton_ < 0 && !uiMouse) {
+            dragButton_ = button;
+            pressX_ = lastX_ = x;
+            pressY_ = lastY_ = y;
+            dragged_ = false;
+            if (auto hit = pickAt(x, y)) control_.pivot = hit->point; // orbit/pan about what is under the mouse
+            control_.flightTarget.reset();
+        } else if (!down && dragButton_ == button) {
+            if (!dragged_ && button == GLFW_MOUSE_BUTTON_LEFT) {
+                double now = glfwGetTime();
+                auto hit = pickAt(x, y);
+                if (hit && now - lastClickTime_ < 0.35) { // double click: fly to the point
+                    double distance = std::max(60.0, (control_.camera.eye - hit->point).norm() * 0.4);
+                    control_.flightTarget = lookAt(hit->point, distance, control_.camera.yawDeg, std::min(control_.camera.pitchDeg, -20.0));
+                    control_.pivot = hit->point;
+                }
+                selected_ = hit;
+                if (hit && hit->layer != MeshLayer::Terrain) settings_.selection = render::Selection{hit->layer, hit->objectId};
+                else settings_.selection.reset();
+                lastClickTime_ = now;
+            }
+            dragButton_ = -1;
+        }
+    }
+    if (dragButton_ >= 0) {
+        double dx = x - lastX_, dy = y - lastY_;
+        if (std::abs(x - pressX_) + std::abs(y - pressY_) > 4) dragged_ = true;
+        if (dragged_) {
+            if (dragButton_ == GLFW_MOUSE_BUTTON_LEFT) control_.orbit(dx, dy);
+            else control_.pan(dx, dy, std::max(h, 1));
+        }
+        lastX_ = x;
+        lastY_ = y;
+    }
+    if (scrollAccum_ != 0) {
+        auto hit = pickAt(x, y);
+        Vec3 target = hit ? hit->point : control_.camera.eye + control_.camera.rayThrough(x, y, std::max(w, 1), std::max(h, 1)).direction * 500;
+        control_.flightTarget.reset();
+        control_.zoomTowards(target, scrollAccum_);
+        scrollAccum_ = 0;
+    }
+
+    // Keyboard: WASD/arrows move, Q/E down/up, shift faster; F flies to the selection, Home to the overview.
+    if (!io.WantCaptureKeyboard) {
+        auto key = [&](int k) { return glfwGetKey(window_, k) == GLFW_PRESS; };
+        double heightAbove = std::max(5.0, control_.camera.eye.z() - scene_.mesh.boundsMin[2]);
+        double speed = heightAbove * (key(GLFW_KEY_LEFT_SHIFT) ? 3.0 : 1.0) * dt;
+        Vec3 f = control_.camera.forward();
+        Vec3 ahead = Vec3(f.x(), f.y(), 0).normalized(), right = control_.camera.right();
+        Vec3 move = Vec3::Zero();
+        if (key(GLFW_KEY_W) || key(GLFW_KEY_UP)) move += ahead;
+        if (key(GLFW_KEY_S) || key(GLFW_KEY_DOWN)) move -= ahead;
+        if (key(GLFW_KEY_D)) move += right;
+        if (key(GLFW_KEY_A)) move -= right;
+        if (key(GLFW_KEY_E)) move.z() += 1;
+        if (key(GLFW_KEY_Q)) move.z() -= 1;
+        if (key(GLFW_KEY_LEFT)) control_.camera.yawDeg -= 60 * dt;
+        if (key(GLFW_KEY_RIGHT)) control_.camera.yawDeg += 60 * dt;
+        if (move.norm() > 0) {
+            control_.flightTarget.reset();
+            control_.camera.eye += move.normalized() * speed;
+            control_.pivot += move.normalized() * speed;
+        }
+        if (ImGui::IsKeyPressed(GLFW_KEY_F, false) && selected_)
+            control_.flightTarget = lookAt(selected_->point, 150, control_.camera.yawDeg, -35);
+        if (ImGui::IsKeyPressed(GLFW_KEY_HOME, false)) control_.flightTarget = overviewCamera(scene_, double(w) / std::max(h, 1));
+        if (ImGui::IsKeyPressed(GLFW_KEY_F12, false)) screenshotRequest_ = timestampName();
+        if (ImGui::IsKeyPressed(GLFW_KEY_SPACE, false)) playing_ = !playing_;
+    }
+    control_.update(dt);
+}
+
+void Viewer::drawLegend(const render::ColorScale& scale) {
+    ImGui::TextUnformatted(scale.unit.empty() ? scale.title.c_str() : fmt::format("{} [{}]", scale.title, scale.unit).c_str());
+    ImVec2 p = ImGui::GetCursorScreenPos();
+    float w = std::max(200.0f, ImGui::GetContentRegionAvail().x), h = 16;
+    ImDrawList* dl = ImGui::GetWindowDrawList();
+    const int steps = 48;
+    for (int i = 0; i < steps; ++i) {
+        uint32_t c = render::sampleColorMap(scale.map, (i + 0.5) / steps);
+        dl->AddRectFilled(ImVec2(p.x + w * i / steps, p.y), ImVec2(p.x + w * (i + 1) / steps + 1, p.y + h), c | 0xff000000u);
+    }
+    ImGui::Dummy(ImVec2(w, h));
+    ImGui::Text("%.2f", double(scale.min));
+    ImGui::SameLine(std::max(0.0f, w - 50));
+    ImGui::Text("%.2f", double(scale.max));
+}
+
+void Viewer::drawInspector() {
+    if (!selected_) {
+        ImGui::TextWrapped("Click a building, road or the ground. Double click flies there; F flies to the selection.");
+        return;
+    }
+    const CityModel& city = scene_.city;
+    const PickHit& hit = *selected_;
+    Vec2 world = city.frame.toWorld(hit.point.head<2>());
+    ImGui::Text("Point: %.1f, %.1f (%s)", world.x(), world.y(), city.frame.crs.epsg() ? fmt::format("EPSG:{}", city.frame.crs.epsg()).c_str() : "local");
+    ImGui::Text("Height: %.1f m", hit.point.z());
+    ImGui::Separator();
+    if (hit.layer == MeshLayer::Buildings && hit.objectId < city.buildings.size()) {
+        const Buildings& b = city.buildings;
+        size_t i = hit.objectId;
+        ImGui::Text("Building %zu", i);
+        if (ImGui::BeginTable("building", 2, ImGuiTableFlags_RowBg | ImGuiTableFlags_Borders)) {
+            auto row = [](const char* k, const std::string& v) {
+                ImGui::TableNextRow();
+                ImGui::TableNextColumn();
+                ImGui::TextUnformatted(k);
+                ImGui::TableNextColumn();
+                ImGui::TextUnformatted(v.c_str());
+            };
+            row("id", b.sourceId[i]);
+            if (!b.name[i].empty()) row("name", b.name[i]);
+            row("use", toString(b.use[i]));
+            row("height", fmt::format("{:.1f} m ({})", b.heightM[i], toString(b.heightSource[i])));
+            if (b.levels[i]) row("storeys", std::to_string(b.levels[i]));
+            if (b.yearBuilt[i]) row("built", std::to_string(b.yearBuilt[i]));
+            row("footprint", fmt::format("{:.0f} m2", b.footprintArea(i)));
+            row("ground", fmt::format("{:.1f} m", b.groundM[i]));
+            for (size_t k = 0; k < b.attributes.names.size(); ++k) {
+                const auto& col = b.attributes.columns[k];
+                if (i < col.size() && !col[i].empty()) row(b.attributes.names[k].c_str(), col[i]);
+            }
+            ImGui::EndTable();
+        }
+    } else if (hit.layer == MeshLayer::Roads && hit.objectId < city.roads.edgeCount()) {
+        const RoadNetwork& r = city.roads;
+        size_t e = hit.objectId;
+        ImGui::Text("Road edge %zu", e);
+        ImGui::Text("name: %s", r.wayName[r.way[e]].empty() ? "-" : r.wayName[r.way[e]].c_str());
+        ImGui::Text("way: %s", r.wayId[r.way[e]].c_str());
+        ImGui::Text("class: %s", toString(r.roadClass[e]));
+        ImGui::Text("lanes: %d  speed: %.0f km/h", int(r.lanes[e]), r.speedMps[e] * 3.6);
+        ImGui::Text("length: %.0f m  %s", r.lengthM[e], r.reverse[e].valid() ? "two-way" : "one-way");
+        if (r.flags[e] & RoadNetwork::Bridge) ImGui::TextUnformatted("bridge");
+    } else {
+        ImGui::TextUnformatted("Terrain");
+        const Water& water = city.water;
+        for (size_t a = 0; a < water.areas.size(); ++a)
+            if (pointInRing(hit.point.head<2>(), water.areas.ring(a, 0)))
+                ImGui::Text("water: %s %s", water.areaKind[a].c_str(), water.areaName[a].c_str());
+        const LandUse& lu = city.landuse;
+        for (size_t a = 0; a < lu.size(); ++a)
+            if (pointInRing(hit.point.head<2>(), lu.areas.ring(a, 0))) {
+                ImGui::Text("land use: %s (sealed %.0f %%)", lu.className[a].c_str(), lu.imperviousness[a] * 100.0);
+                break;
+            }
+    }
+    if (grid_) {
+        const auto& g = *grid_;
+        int c = int(std::floor((hit.point.x() - g.originX) / g.cellSize)), r = int(std::floor((g.originY - hit.point.y()) / g.cellSize));
+        if (c >= 0 && r >= 0 && c < g.width && r < g.height)
+            ImGui::Text("%s: %.3f %s", g.scale.title.c_str(), g.values[size_t(r) * g.width + c], g.scale.unit.c_str());
+    }
+}
+
+void Viewer::drawUi(const render::FrameStats& stats, double frameMs) {
+    if (ImGui::BeginMainMenuBar()) {
+        if (ImGui::BeginMenu("File")) {
+            if (ImGui::MenuItem("Open scenario...")) openScenarioPopup_ = true;
+            if (ImGui::MenuItem("Screenshot", "F12")) screenshotRequest_ = timestampName();
+            if (ImGui::MenuItem("Quit", "Esc")) glfwSetWindowShouldClose(window_, 1);
+            ImGui::EndMenu();
+        }
+        if (ImGui::BeginMenu("View")) {
+            ImGui::MenuItem("Layers", nullptr, &showLayers_);
+            ImGui::MenuItem("Legend", nullptr, &showLegend_);
+            ImGui::MenuItem("Inspector", nullptr, &showInspector_);
+            ImGui::MenuItem("Time", nullptr, &showTime_);
+            ImGui::MenuItem("Statistics", nullptr, &showStats_);
+            ImGui::Separator();
+            if (ImGui::MenuItem("Overview", "Home")) {
+                int w, h;
+                glfwGetFramebufferSize(window_, &w, &h);
+                control_.flightTarget = overviewCamera(scene_, double(w) / std::max(h, 1));
+            }
+            if (ImGui::MenuItem("Vsync", nullptr, &vsync_)) resized_ = true;
+            ImGui::EndMenu();
+        }
+        if (!status_.empty()) ImGui::TextDisabled("%s", status_.c_str());
+        ImGui::EndMainMenuBar();
+    }
+    if (openScenarioPopup_) {
+        ImGui::OpenPopup("Open scenario");
+        openScenarioPopup_ = false;
+    }
+    if (ImGui::BeginPopupModal("Open scenario", nullptr, ImGuiWindowFlags_AlwaysAutoResize)) {
+        ImGui::InputText("scenario YAML", openPath_, sizeof openPath_);
+        if (ImGui::Button("Open")) {
+            try {
+                CityScene next = loadScene(openPath_, options_.sceneOptions);
+                scene_ = std::move(next);
+                grid_.reset();
+                loadCity();
+                status_ = fmt::format("opened {}", openPath_);
+            } catch (const std::exception& e) {
+                status_ = fmt::format("could not open: {}", e.what()); // the old city stays
+            }
+            ImGui::CloseCurrentPopup();
+        }
+        ImGui::SameLine();
+        if (ImGui::Button("Cancel")) ImGui::CloseCurrentPopup();
+        ImGui::EndPopup();
+    }
+
+    ImGuiIO& io = ImGui::GetIO();
+    float right = io.DisplaySize.x - 10;
+    if (showLayers_) {
+        ImGui::SetNextWindowPos(ImVec2(10, 30), ImGuiCond_FirstUseEver);
+        ImGui::SetNextWindowSize(ImVec2(270, 0), ImGuiCond_FirstUseEver);
+        if (ImGui::Begin("Layers", &showLayers_)) {
+            auto& s = settings_.show;
+            ImGui::Checkbox("Terrain", &s.terrain);
+            ImGui::Checkbox("Water bodies", &s.water);
+            ImGui::Checkbox("Buildings", &s.buildings);
+            ImGui::Checkbox("Roads", &s.roads);
+            if (grid_) {
+                ImGui::Checkbox(grid_->scale.title.c_str(), &s.grid);
+                if (ImGui::SliderFloat("opacity", &grid_->opacity, 0, 1)) renderer_->setGridOpacity(grid_->opacity);
+            }
+            ImGui::Separator();
+            if (ImGui::Combo("buildings by", &buildingColor_, buildingColorChoices, IM_ARRAYSIZE(buildingColorChoices))) applyBuildingColors();
+            if (ImGui::Combo("roads by", &roadColor_, roadColorChoices, IM_ARRAYSIZE(roadColorChoices))) applyRoadColors();
+            ImGui::Separator();
+            ImGui::Checkbox("Shadows", &settings_.shadows);
+            ImGui::Checkbox("Hillshade", &settings_.hillshade);
+            ImGui::SliderFloat("terrain detail", &settings_.terrainDetail, 0.25f, 4.0f);
+        }
+        ImGui::End();
+    }
+    if (showLegend_ && (grid_ || buildingScale_ || roadScale_)) {
+        ImGui::SetNextWindowPos(ImVec2(10, io.DisplaySize.y - 230), ImGuiCond_FirstUseEver);
+        ImGui::SetNextWindowSize(ImVec2(270, 0), ImGuiCond_FirstUseEver);
+        if (ImGui::Begin("Legend", &showLegend_)) {
+            if (grid_ && settings_.show.grid) drawLegend(grid_->scale);
+            if (buildingScale_) drawLegend(*buildingScale_);
+            if (roadScale_) drawLegend(*roadScale_);
+        }
+        ImGui::End();
+    }
+    if (showInspector_) {
+        ImGui::SetNextWindowPos(ImVec2(right - 340, 30), ImGuiCond_FirstUseEver);
+        ImGui::SetNextWindowSize(ImVec2(340, 360), ImGuiCond_FirstUseEver);
+        if (ImGui::Begin("Inspector", &showInspector_)) drawInspector();
+        ImGui::End();
+    }
+    if (showTime_) {
+        ImGui::SetNextWindowPos(ImVec2(io.DisplaySize.x / 2 - 260, io.DisplaySize.y - 110), ImGuiCond_FirstUseEver);
+        ImGui::SetNextWindowSize(ImVec2(520, 0), ImGuiCond_FirstUseEver);
+        if (ImGui::Begin("Time", &showTime_)) {
+            if (ImGui::Button(playing_ ? "Pause" : "Play")) playing_ = !playing_;
+            ImGui::SameLine();
+            ImGui::SetNextItemWidth(120);
+            ImGui::SliderFloat("speed x", &playSpeed_, 1, 3600, "%.0f", ImGuiSliderFlags_Logarithmic);
+            float offset = float(simOffsetS_ / 60);
+            float duration = float(std::max(60.0, scene_.scenario.durationS) / 60);
+            ImGui::SetNextItemWidth(-1);
+            if (ImGui::SliderFloat("##seek", &offset, 0, duration, "%.1f min")) simOffsetS_ = offset * 60.0;
+            ImGui::Text("%s   sun %.0f° az, %.0f° elev", settings_.time.iso().c_str(), renderer_->sunFor(settings_).azimuthDeg,
+                        renderer_->sunFor(settings_).elevationDeg);
+        }
+        ImGui::End();
+    }
+    if (showStats_) {
+        ImGui::SetNextWindowPos(ImVec2(right - 340, io.DisplaySize.y - 190), ImGuiCond_FirstUseEver);
+        ImGui::SetNextWindowSize(ImVec2(340, 0), ImGuiCond_FirstUseEver);
+        if (ImGui::Begin("Statistics", &showStats_)) {
+            ImGui::Text("%.1f fps, %.2f ms per frame", 1000.0 / std::max(frameMs, 1e-3), frameMs);
+            ImGui::Text("triangles %.2f M of %.2f M, draws %u", stats.triangles / 1e6, renderer_->sceneTriangles() / 1e6, stats.drawCalls);
+            ImGui::Text("chunks drawn %u, culled %u", stats.chunksDrawn, stats.chunksCulled);
+            ImGui::Text("GPU memory %.0f MiB", ctx_->deviceLocalBytes() / 1048576.0);
+            ImGui::Text("%s", ctx_->deviceName().c_str());
+            Vec2 eye = scene_.city.frame.toWorld(control_.camera.eye.head<2>());
+            ImGui::Text("camera %.1f,%.1f,%.1f,%.1f,%.1f", eye.x(), eye.y(), control_.camera.eye.z(), control_.camera.yawDeg,
+                        control_.camera.pitchDeg);
+        }
+        ImGui::End();
+    }
+}
+
+void Viewer::saveScreenshot(uint32_t imageIndex, const fs::path& file, VkCommandBuffer cmd) {
+    // Copy the presented image to a host buffer; written to PNG once the frame's fence signals.
+    VkExtent2D e = swapchain_->extent();
+    VkDeviceSize bytes = VkDeviceSize(e.width) * e.height * 4;
+    if (screenshotBuffer_.size < bytes) {
+        ctx_->destroy(screenshotBuffer_);
+        screenshotBuffer_ = ctx_->createBuffer(bytes, VK_BUFFER_USAGE_TRANSFER_DST_BIT, true);
+    }
+    VkImageMemoryBarrier b{VK_STRUCTURE_TYPE_IMAGE_MEMORY_BARRIER};
+    b.oldLayout = VK_IMAGE_LAYOUT_PRESENT_SRC_KHR;
+    b.newLayout = VK_IMAGE_LAYOUT_TRANSFER_SRC_OPTIMAL;
+    b.srcAccessMask = VK_ACCESS_COLOR_ATTACHMENT_WRITE_BIT;
+    b.dstAccessMask = VK_ACCESS_TRANSFER_READ_BIT;
+    b.srcQueueFamilyIndex = b.dstQueueFamilyIndex = VK_QUEUE_FAMILY_IGNORED;
+    b.image = swapchain_->image(imageIndex);
+    b.subresourceRange = {VK_IMAGE_ASPECT_COLOR_BIT, 0, 1, 0, 1};
+    vkCmdPipelineBarrier(cmd, VK_PIPELINE_STAGE_COLOR_ATTACHMENT_OUTPUT_BIT, VK_PIPELINE_STAGE_TRANSFER_BIT, 0, 0, nullptr, 0, nullptr, 1, &b);
+    VkBufferImageCopy region{};
+    region.imageSubresource = {VK_IMAGE_ASPECT_COLOR_BIT, 0, 0, 1};
+    region.imageExtent = {e.width, e.height, 1};
+    vkCmdCopyImageToBuffer(cmd, b.image, VK_IMAGE_LAYOUT_TRANSFER_SRC_OPTIMAL, screenshotBuffer_.buffer, 1, &region);
+    b.oldLayout = VK_IMAGE_LAYOUT_TRANSFER_SRC_OPTIMAL;
+    b.newLayout = VK_IMAGE_LAYOUT_PRESENT_SRC_KHR;
+    b.srcAccessMask = VK_ACCESS_TRANSFER_READ_BIT;
+    b.dstAccessMask = 0;
+    vkCmdPipelineBarrier(cmd, VK_PIPELINE_STAGE_TRANSFER_BIT, VK_PIPELINE_STAGE_BOTTOM_OF_PIPE_BIT, 0, 0, nullptr, 0, nullptr, 1, &b);
+    VkBufferMemoryBarrier hb{VK_STRUCTURE_TYPE_BUFFER_MEMORY_BARRIER};
+    hb.srcAccessMask = VK_ACCESS_TRANSFER_WRITE_BIT;
+    hb.dstAccessMask = VK_ACCESS_HOST_READ_BIT;
+    hb.srcQueueFamilyIndex = hb.dstQueueFamilyIndex = VK_QUEUE_FAMILY_IGNORED;
+    hb.buffer = screenshotBuffer_.buffer;
+    hb.size = VK_WHOLE_SIZE;
+    vkCmdPipelineBarrier(cmd, VK_PIPELINE_STAGE_TRANSFER_BIT, VK_PIPELINE_STAGE_HOST_BIT, 0, 0, nullptr, 1, &hb, 0, nullptr);
+    pendingScreenshot_ = file;
+}
+
+int Viewer::run() {
+    initWindow();
+    initImGui();
+    grid_ = options_.grid;
+    loadCity();
+    if (options_.camera) control_.camera = *options_.camera;
+    VkDevice d = ctx_->device();
+    int frame = 0;
+    long frames = 0;
+    auto last = std::chrono::steady_clock::now();
+    double frameMs = 16;
+    render::FrameStats stats;
+    int pendingFrame = -1;
+    while (!glfwWindowShouldClose(window_)) {
+        glfwPollEvents();
+        int fw, fh;
+        glfwGetFramebufferSize(window_, &fw, &fh);
+        if (fw == 0 || fh == 0) { // minimised: wait without drawing
+            glfwWaitEvents();
+            continue;
+        }
+        if (resized_ || uint32_t(fw) != swapchain_->extent().width || uint32_t(fh) != swapchain_->extent().height) recreateSwapchain();
+        auto now = std::chrono::steady_clock::now();
+        double dt = std::chrono::duration<double>(now - last).count();
+        last = now;
+        frameMs = frameMs * 0.9 + dt * 1000 * 0.1;
+
+        render::vkCheck(vkWaitForFences(d, 1, &fences_[frame], VK_TRUE, UINT64_MAX), "vkWaitForFences");
+        if (pendingFrame == frame && !pendingScreenshot_.empty()) {
+            VkExtent2D e = swapchain_->extent();
+            render::Picture p;
+            p.width = int(e.width);
+            p.height = int(e.height);
+            p.rgba.resize(size_t(e.width) * e.height * 4);
+            std::memcpy(p.rgba.data(), screenshotBuffer_.mapped, p.rgba.size());
+            bool bgra = swapchain_->format() == VK_FORMAT_B8G8R8A8_UNORM || swapchain_->format() == VK_FORMAT_B8G8R8A8_SRGB;
+            for (size_t i = 0; i < p.rgba.size(); i += 4) {
+                if (bgra) std::swap(p.rgba[i], p.rgba[i + 2]);
+                p.rgba[i + 3] = 255;
+            }
+            try {
+                p.writePng(pendingScreenshot_);
+                status_ = fmt::format("saved {}", pendingScreenshot_.string());
+                spdlog::info("screenshot {}", pendingScreenshot_.string());
+            } catch (const std::exception& e) {
+                status_ = e.what();
+            }
+            pendingScreenshot_.clear();
+            pendingFrame = -1;
+        }
+        uint32_t imageIndex = 0;
+        VkResult r = vkAcquireNextImageKHR(d, swapchain_->handle(), UINT64_MAX, imageAvailable_[frame], VK_NULL_HANDLE, &imageIndex);
+        if (r == VK_ERROR_OUT_OF_DATE_KHR) {
+            recreateSwapchain();
+            continue;
+        }
+        if (r != VK_SUBOPTIMAL_KHR) render::vkCheck(r, "vkAcquireNextImageKHR");
+        render::vkCheck(vkResetFences(d, 1, &fences_[frame]), "vkResetFences");
+
+        ImGui_ImplVulkan_NewFrame();
+        ImGui_ImplGlfw_NewFrame();
+        ImGui::NewFrame();
+        if (ImGui::IsKeyPressed(GLFW_KEY_ESCAPE, false) && !ImGui::GetIO().WantCaptureKeyboard) glfwSetWindowShouldClose(window_, 1);
+        handleInput(dt);
+        if (playing_) simOffsetS_ = std::min(simOffsetS_ + dt * playSpeed_, std::max(60.0, scene_.scenario.durationS));
+        settings_.time = scene_.scenario.start;
+        settings_.time.utcSeconds += int64_t(simOffsetS_);
+        showSeriesAt(simOffsetS_);
+        drawUi(stats, frameMs);
+        ImGui::Render();
+
+        bool lastFrame = options_.exitAfterFrames > 0 && frames + 1 >= options_.exitAfterFrames;
+        if (lastFrame && !options_.screenshot.empty()) screenshotRequest_ = options_.screenshot;
+        VkCommandBuffer cmd = cmds_[frame];
+        vkResetCommandBuffer(cmd, 0);
+        VkCommandBufferBeginInfo bi{VK_STRUCTURE_TYPE_COMMAND_BUFFER_BEGIN_INFO};
+        bi.flags = VK_COMMAND_BUFFER_USAGE_ONE_TIME_SUBMIT_BIT;
+        vkBeginCommandBuffer(cmd, &bi);
+        stats = renderer_->record(cmd, frame, swapchain_->framebuffer(imageIndex), swapchain_->extent(), control_.camera, settings_,
+                                  nullptr, [](VkCommandBuffer c) { ImGui_ImplVulkan_RenderDrawData(ImGui::GetDrawData(), c); });
+        if (!screenshotRequest_.empty()) {
+            saveScreenshot(imageIndex, screenshotRequest_, cmd);
+            screenshotRequest_.clear();
+            pendingFrame = frame;
+        }
+        render::vkCheck(vkEndCommandBuffer(cmd), "vkEndCommandBuffer");
+        VkPipelineStageFlags waitStage = VK_PIPELINE_STAGE_COLOR_ATTACHMENT_OUTPUT_BIT;
+        VkSubmitInfo si{VK_STRUCTURE_TYPE_SUBMIT_INFO};
+        si.waitSemaphoreCount = 1;
+        si.pWaitSemaphores = &imageAvailable_[frame];
+        si.pWaitDstStageMask = &waitStage;
+        si.commandBufferCount = 1;
+        si.pCommandBuffers = &cmd;
+        si.signalSemaphoreCount = 1;
+        si.pSignalSemaphores = &renderFinished_[imageIndex];
+        render::vkCheck(vkQueueSubmit(ctx_->queue(), 1, &si, fences_[frame]), "vkQueueSubmit");
+        VkPresentInfoKHR pi{VK_STRUCTURE_TYPE_PRESENT_INFO_KHR};
+        pi.waitSemaphoreCount = 1;
+        pi.pWaitSemaphores = &renderFinished_[imageIndex];
+        VkSwapchainKHR sc = swapchain_->handle();
+        pi.swapchainCount = 1;
+        pi.pSwapchains = &sc;
+        pi.pImageIndices = &imageIndex;
+        r = vkQueuePresentKHR(ctx_->queue(), &pi);
+        if (r == VK_ERROR_OUT_OF_DATE_KHR || r == VK_SUBOPTIMAL_KHR) resized_ = true;
+        else render::vkCheck(r, "vkQueuePresentKHR");
+        frame = (frame + 1) % kFrames;
+        ++frames;
+        if (lastFrame) { // the screenshot, if any, is written after the loop
+            glfwSetWindowShouldClose(window_, 1);
+        }
+    }
+    vkDeviceWaitIdle(d);
+    if (!pendingScreenshot_.empty()) {
+        VkExtent2D e = swapchain_->extent();
+        render::Picture p;
+        p.width = int(e.width);
+        p.height = int(e.height);
+        p.rgba.resize(size_t(e.width) * e.height * 4);
+        std::memcpy(p.rgba.data(), screenshotBuffer_.mapped, p.rgba.size());
+        bool bgra = swapchain_->format() == VK_FORMAT_B8G8R8A8_UNORM || swapchain_->format() == VK_FORMAT_B8G8R8A8_SRGB;
+        for (size_t i = 0; i < p.rgba.size(); i += 4) {
+            if (bgra) std::swap(p.rgba[i], p.rgba[i + 2]);
+            p.rgba[i + 3] = 255;
+        }
+        p.writePng(pendingScreenshot_);
+        spdlog::info("screenshot {}", pendingScreenshot_.string());
+    }
+    std::printf("viewer: %ld frames, %.1f fps at the end, %s\n", frames, 1000.0 / std::max(frameMs, 1e-3), ctx_->deviceName().c_str());
+    size_t messages = ctx_->validationMessages();
+    shutdownImGui();
+    for (int i = 0; i < kFrames; ++i) {
+        vkDestroyFence(d, fences_[i], nullptr);
+        vkDestroySemaphore(d, imageAvailable_[i], nullptr);
+    }
+    for (auto s : renderFinished_) vkDestroySemaphore(d, s, nullptr);
+    ctx_->destroy(screenshotBuffer_);
+    picker_.reset();
+    swapchain_.reset();
+    renderer_.reset();
+    bool validation = ctx_->validationEnabled();
+    std::string lastMessage = ctx_->lastValidationMessage();
+    ctx_.reset(); // destroys the surface before the window
+    glfwDestroyWindow(window_);
+    glfwTerminate();
+    if (validation && messages > 0) {
+        std::fprintf(stderr, "error: %zu Vulkan validation messages; the last: %s\n", messages, lastMessage.c_str());
+        return 3;
+    }
+    return 0;
+}
+
+} // namespace
+
+int runViewer(CityScene scene, const ViewerOptions& options) {
+    Viewer viewer(std::move(scene), options);
+    return viewer.run();
+}
+
+} // namespace ct::ui

@@ -1,0 +1,48 @@
+// Per-frame data shared by every city shader (std140; mirrors FrameUniforms in Renderer.cpp).
+layout(set = 0, binding = 0) uniform Frame {
+    mat4 viewProj;
+    mat4 lightViewProj;
+    vec4 cameraPos;     // xyz; w = fog density (1/m)
+    vec4 cameraRight;   // xyz; w = tan(fovY/2) * aspect
+    vec4 cameraUp;      // xyz; w = tan(fovY/2)
+    vec4 cameraForward; // xyz
+    vec4 sunDir;        // towards the sun; w = sun intensity 0..1
+    vec4 sunColor;      // rgb (linear); w = ambient
+    vec4 skyZenith;     // rgb (linear)
+    vec4 skyHorizon;    // rgb (linear)
+    vec4 terrainRange;  // min z, max z, hillshade on, water shown
+    vec4 gridGeo;       // origin x (west edge), origin y (north edge), cell size, opacity
+    vec4 gridInfo;      // columns, rows, value at colour-map start, value at end
+    vec4 gridFlags;     // hide values <= this, grid on, shadows on, 0
+    uvec4 selection;    // layer, object id, selection on, 0
+    vec4 screen;        // width px, height px, marker size px, 0
+    vec4 gridLut[32];   // colour map, linear rgb
+} F;
+
+// Gamma 2 instead of 2.2: indistinguishable here, and much cheaper than pow() on a CPU device.
+vec3 toLinear(vec3 c) { return c * c; }
+vec3 toDisplay(vec3 c) { return sqrt(clamp(c, 0.0, 1.0)); }
+
+vec3 lutColor(float t) {
+    float x = clamp(t, 0.0, 1.0) * 31.0;
+    int i = int(floor(x));
+    return mix(F.gridLut[i].rgb, F.gridLut[min(i + 1, 31)].rgb, x - float(i));
+}
+
+// Sky colour along a view direction: horizon haze to zenith blue, a glow around the sun.
+vec3 skyColor(vec3 dir) {
+    float up = clamp(dir.z, 0.0, 1.0);
+    vec3 sky = mix(F.skyHorizon.rgb, F.skyZenith.rgb, pow(up, 0.6));
+    float sun = max(dot(normalize(dir), F.sunDir.xyz), 0.0);
+    sky += F.sunColor.rgb * (pow(sun, 256.0) * 4.0 + pow(sun, 8.0) * 0.15) * F.sunDir.w;
+    // Below the horizon (beyond the city's edge): a muted ground tone.
+    if (dir.z < 0.0) sky = mix(F.skyHorizon.rgb, vec3(0.16, 0.17, 0.15) * (0.3 + 0.7 * F.sunDir.w), clamp(-dir.z * 6.0, 0.0, 1.0));
+    return sky;
+}
+
+// Distance haze towards the horizon colour.
+vec3 applyFog(vec3 color, vec3 worldPos) {
+    float d = length(worldPos - F.cameraPos.xyz);
+    float f = 1.0 - exp(-d * F.cameraPos.w);
+    return mix(color, F.skyHorizon.rgb, clamp(f, 0.0, 0.6));
+}

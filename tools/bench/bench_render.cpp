@@ -1,0 +1,221 @@
+// Renderer benchmark, headless: a generated city of N buildings (default 100,000, about
+// 2–3 M triangles with the terrain) and the sample town, drawn offscreen at 1920×1080.
+// Prints load-to-first-frame, frame time, frames/s, triangles/s, draw calls, GPU memory we
+// allocated and peak RSS. With --agents: a frame with that many instanced agents.
+//
+//   bench_render [--buildings 100000] [--size 1920x1080] [--frames 20] [--gpu NAME] [--agents 100000]
+#include "render/Offscreen.h"
+#include "ui/CityScene.h"
+
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <cstring>
+#include <random>
+#include <string>
+#include <sys/resource.h>
+
+using namespace ct;
+using namespace ct::render;
+using Clock = std::chrono::steady_clock;
+
+namespace {
+
+double msSince(Clock::time_point t) { return std::chrono::duration<double, std::milli>(Clock::now() - t).count(); }
+double peakRssMiB() {
+    rusage u{};
+    getrusage(RUSAGE_SELF, &u);
+    return u.ru_maxrss / 1024.0;
+}
+
+// Rolling terrain, a street grid and blocks of buildings (rectangles and L-shapes, 2–12
+// storeys), on a square city sized so the density looks urban (~ 1 building per 20 × 20 m).
+CityModel generateCity(int buildings) {
+    CityModel city;
+    double side = std::ceil(std::sqrt(double(buildings))) * 22.0 + 400; // metres
+    Terrain& t = city.terrain;
+    t.cellSize = 2;
+    t.width = t.height = int(side / t.cellSize);
+    t.originX = -side / 2;
+    t.originY = side / 2;
+    t.heightM.resize(size_t(t.width) * t.height);
+    for (int r = 0; r < t.height; ++r)
+        for (int c = 0; c < t.width; ++c)
+            t.heightM[size_t(r) * t.width + c] = float(100 + 20 * std::sin(c * 0.004) * std::cos(r * 0.003) + 4 * std::sin(r * 0.02));
+    std::mt19937_64 rng(7);
+    std::uniform_real_distribution<double> u(0, 1);
+    Buildings& b = city.buildings;
+    int perRow = int(std::ceil(std::sqrt(double(buildings))));
+    for (int i = 0; i < buildings; ++i) {
+        double x = -side / 2 + 200 + (i % perRow) * 22.0 + u(rng) * 3, y = -side / 2 + 200 + (i / perRow) * 22.0 + u(rng) * 3;
+        double w = 8 + u(rng) * 8, d = 8 + u(rng) * 8;
+        if (u(rng) < 0.3) // L-shape
+            b.footprints.add({{{x, y}, {x + w, y}, {x + w, y + d / 2}, {x + w / 2, y + d / 2}, {x + w / 2, y + d}, {x, y + d}}});
+        else
+            b.footprints.add({{{x, y}, {x + w, y}, {x + w, y + d}, {x, y + d}}});
+        b.partStart.push_back(uint32_t(b.footprints.size()));
+        int levels = 2 + int(u(rng) * u(rng) * 10);
+        b.sourceId.push_back(std::to_string(i));
+        b.name.emplace_back();
+        b.heightM.push_back(float(levels * 3.0));
+        b.groundM.push_back(t.heightAt(Vec2(x + w / 2, y + d / 2)));
+        b.levels.push_back(uint16_t(levels));
+        b.use.push_back(BuildingUse::Residential);
+        b.yearBuilt.push_back(0);
+        b.heightSource.push_back(HeightSource::Levels);
+    }
+    // Streets between the building rows, every 4th row/column, as two-way edges.
+    RoadNetwork& roads = city.roads;
+    auto node = [&](double x, double y) {
+        roads.nodePos.emplace_back(x, y);
+        return NodeId{uint32_t(roads.nodePos.size() - 1)};
+    };
+    auto edge = [&](NodeId a, NodeId c) {
+        for (int dir = 0; dir < 2; ++dir) {
+            NodeId from = dir ? c : a, to = dir ? a : c;
+            roads.from.push_back(from);
+            roads.to.push_back(to);
+            roads.shapePoints.push_back(roads.nodePos[from.value]);
+            roads.shapePoints.push_back(roads.nodePos[to.value]);
+            roads.shapeStart.push_back(uint32_t(roads.shapePoints.size()));
+            roads.lengthM.push_back(float((roads.nodePos[to.value] - roads.nodePos[from.value]).norm()));
+            roads.speedMps.push_back(13.9f);
+            roads.lanes.push_back(1);
+            roads.roadClass.push_back(RoadClass::Residential);
+            roads.layer.push_back(0);
+            roads.flags.push_back(0);
+            roads.way.push_back(0);
+            uint32_t e = uint32_t(roads.from.size() - 1);
+            roads.reverse.push_back(dir ? EdgeId{e - 1} : EdgeId{e + 1});
+        }
+    };
+    roads.wayId = {"grid"};
+    roads.wayName = {"Generated street"};
+    int lines = perRow / 4 + 1;
+    std::vector<NodeId> grid;
+    for (int j = 0; j < lines; ++j)
+        for (int i = 0; i < lines; ++i) grid.push_back(node(-side / 2 + 197 + i * 88.0, -side / 2 + 197 + j * 88.0));
+    for (int j = 0; j < lines; ++j)
+        for (int i = 0; i < lines; ++i) {
+            if (i + 1 < lines) edge(grid[size_t(j * lines + i)], grid[size_t(j * lines + i + 1)]);
+            if (j + 1 < lines) edge(grid[size_t(j * lines + i)], grid[size_t((j + 1) * lines + i)]);
+        }
+    roads.buildAdjacency();
+    return city;
+}
+
+struct Timing {
+    double ms;
+    FrameStats stats;
+};
+
+Timing timeFrames(OffscreenTarget& target, const Camera& cam, const RenderSettings& s, int frames) {
+    target.draw(cam, s); // warm-up (pipeline caches, first-touch memory)
+    Timing t{};
+    auto t0 = Clock::now();
+    for (int i = 0; i < frames; ++i) t.stats = target.draw(cam, s);
+    t.ms = msSince(t0) / frames;
+    return t;
+}
+
+void report(const char* what, const Timing& t) {
+    std::printf("  %-34s %8.1f ms/frame  %7.1f frames/s  %6.2f M triangles drawn  %6.1f M triangles/s  %5u draws  %4u chunks culled\n",
+                what, t.ms, 1000 / t.ms, t.stats.triangles / 1e6, t.stats.triangles / 1e6 / (t.ms / 1000), t.stats.drawCalls,
+                t.stats.chunksCulled);
+}
+
+} // namespace
+
+int main(int argc, char** argv) {
+    int buildings = 100000, frames = 20, agents = 100000;
+    uint32_t width = 1920, height = 1080;
+    std::string gpu;
+    for (int i = 1; i + 1 < argc; i += 2) {
+        std::string a = argv[i];
+        if (a == "--buildings") buildings = std::atoi(argv[i + 1]);
+        else if (a == "--frames") frames = std::atoi(argv[i + 1]);
+        else if (a == "--agents") agents = std::atoi(argv[i + 1]);
+        else if (a == "--gpu") gpu = argv[i + 1];
+        else if (a == "--size") std::sscanf(argv[i + 1], "%ux%u", &width, &height);
+        else {
+            std::fprintf(stderr, "unknown option %s\n", argv[i]);
+            return 2;
+        }
+    }
+    ContextOptions co;
+    co.device = gpu;
+    VulkanContext ctx(co);
+    std::printf("bench_render on %s (%s), %ux%u, %d frames per figure\n", ctx.deviceName().c_str(),
+                ctx.isCpuDevice() ? "CPU Vulkan" : "GPU", width, height, frames);
+    Renderer renderer(ctx, OffscreenTarget::colorFormat, VK_IMAGE_LAYOUT_TRANSFER_SRC_OPTIMAL);
+    OffscreenTarget target(ctx, renderer, width, height);
+    double aspect = double(width) / height;
+
+    {   // The generated city.
+        auto t0 = Clock::now();
+        CityModel city = generateCity(buildings);
+        double genMs = msSince(t0);
+        t0 = Clock::now();
+        CityMesh mesh = buildCityMesh(city);
+        double meshMs = msSince(t0);
+        renderer.setCity(mesh, 51.7, 8.75);
+        double uploadMs = msSince(t0) - meshMs;
+        Camera overview = Camera::framing(mesh.boundsMin, mesh.boundsMax, aspect);
+        RenderSettings s;
+        s.sun = SunPosition{200, 45};
+        target.draw(overview, s);
+        double firstFrameMs = msSince(t0);
+        std::printf("generated city: %d buildings, %zu road edges, terrain %dx%d at 2 m; mesh %.2f M triangles (buildings %.2f M, terrain %.2f M, roads %.2f M), %.0f MiB\n",
+                    buildings, city.roads.edgeCount(), city.terrain.width, city.terrain.height, mesh.triangleCount() / 1e6,
+                    mesh.triangleCount(MeshLayer::Buildings) / 1e6, mesh.triangleCount(MeshLayer::Terrain) / 1e6,
+                    mesh.triangleCount(MeshLayer::Roads) / 1e6, mesh.bytes() / 1048576.0);
+        std::printf("  generate %.0f ms; load to first frame %.0f ms (mesh %.0f ms, upload %.0f ms, first frame %.0f ms)\n", genMs,
+                    firstFrameMs, meshMs, uploadMs, firstFrameMs - meshMs - uploadMs);
+        report("overview (whole city in view)", timeFrames(target, overview, s, frames));
+        RenderSettings sh = s;
+        sh.shadows = true;
+        report("overview with shadows", timeFrames(target, overview, sh, frames));
+        Camera street;
+        float z = city.terrain.heightAt(Vec2(0, 0));
+        street.eye = Vec3(3, 0, z + 40);
+        street.yawDeg = 30;
+        street.pitchDeg = -12;
+        report("street level (40 m up)", timeFrames(target, street, s, frames));
+        std::printf("  GPU memory allocated %.0f MiB, peak RSS %.0f MiB\n", ctx.deviceLocalBytes() / 1048576.0, peakRssMiB());
+        if (agents > 0) {
+            std::vector<Agent> list(static_cast<size_t>(agents));
+            std::mt19937 rng(3);
+            std::uniform_real_distribution<float> u(-0.5f, 0.5f);
+            float side = mesh.boundsMax[0] - mesh.boundsMin[0];
+            for (auto& a : list) {
+                a.x = u(rng) * side * 0.8f;
+                a.y = u(rng) * side * 0.8f;
+                a.z = city.terrain.heightAt(Vec2(a.x, a.y));
+                a.headingRad = u(rng) * 6.28f;
+            }
+            renderer.setAgents(list);
+            report(("overview + " + std::to_string(agents) + " agents").c_str(), timeFrames(target, overview, s, frames));
+            renderer.setAgents({});
+        }
+    }
+    {   // The sample town, loaded from its files like `citytwin view` does.
+        auto t0 = Clock::now();
+        ui::CityScene scene = ui::loadScene(CITYTWIN_SOURCE_DIR "/scenarios/musterstadt.yaml", {{}, false, {}});
+        renderer.setCity(scene.mesh, scene.latDeg, scene.lonDeg);
+        Camera overview = ui::overviewCamera(scene, aspect);
+        RenderSettings s;
+        s.time = scene.scenario.start;
+        target.draw(overview, s);
+        std::printf("musterstadt: %zu buildings, %.2f M triangles; load to first frame %.0f ms (import %.0f ms, mesh %.0f ms)\n",
+                    scene.city.buildings.size(), scene.mesh.triangleCount() / 1e6, msSince(t0), scene.importSeconds * 1000,
+                    scene.meshSeconds * 1000);
+        report("overview", timeFrames(target, overview, s, frames));
+        RenderSettings sh = s;
+        sh.shadows = true;
+        report("overview with shadows", timeFrames(target, overview, sh, frames));
+        Camera rathaus = *ui::namedCamera(scene, "Rathaus", aspect);
+        report("Rathaus close-up with shadows", timeFrames(target, rathaus, sh, frames));
+    }
+    std::printf("peak RSS %.0f MiB\n", peakRssMiB());
+    return 0;
+}
