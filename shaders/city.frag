@@ -14,24 +14,25 @@ layout(push_constant) uniform Push {
     uint pad;
 } pc;
 
+// One pipeline per layer and feature set: on a CPU device a branch not taken still costs its
+// instructions, so what a draw does not need is compiled out.
+layout(constant_id = 0) const uint LAYER = 0; // 0 terrain, 1 buildings, 2 roads
+layout(constant_id = 1) const bool SHADOWS = false;
+layout(constant_id = 2) const bool GRID = false;
+
 layout(set = 0, binding = 4) uniform sampler2D gridValues;
 layout(set = 0, binding = 5) uniform sampler2DShadow shadowMap;
 
 layout(location = 0) out vec4 outColor;
 
 float sunVisibility(vec3 n) {
-    if (F.gridFlags.z < 0.5) return 1.0;
     // Normal offset against acne on slopes.
     vec4 p = F.lightViewProj * vec4(worldPos + n * 0.3, 1.0);
     vec3 s = p.xyz / p.w;
     vec2 uv = s.xy * 0.5 + 0.5;
     if (any(lessThan(uv, vec2(0.0))) || any(greaterThan(uv, vec2(1.0)))) return 1.0;
-    // Four taps of the hardware 2×2 comparison filter: soft edges at a quarter of 3×3's cost.
-    vec2 texel = 0.75 / vec2(textureSize(shadowMap, 0));
-    float ref = s.z - 0.0015;
-    float lit = texture(shadowMap, vec3(uv + vec2(-texel.x, -texel.y), ref)) + texture(shadowMap, vec3(uv + vec2(texel.x, -texel.y), ref)) +
-                texture(shadowMap, vec3(uv + vec2(-texel.x, texel.y), ref)) + texture(shadowMap, vec3(uv + vec2(texel.x, texel.y), ref));
-    return lit * 0.25;
+    // One tap: the sampler's linear filter does a 2×2 comparison (soft edges) by itself.
+    return texture(shadowMap, vec3(uv, s.z - 0.0015));
 }
 
 void main() {
@@ -39,7 +40,7 @@ void main() {
     if (!gl_FrontFacing) n = -n;
     vec3 base = color.rgb;
     bool water = false;
-    if (pc.layer == 0u) {
+    if (LAYER == 0u) {
         // Terrain: land-use colour, a little lighter with height, rock grey on steep slopes.
         float h = clamp((worldPos.z - F.terrainRange.x) / max(F.terrainRange.y - F.terrainRange.x, 1.0), 0.0, 1.0);
         base *= mix(0.85, 1.12, h);
@@ -48,16 +49,16 @@ void main() {
         water = color.a < 0.5 && F.terrainRange.w > 0.5;
         if (water) base = vec3(0.05, 0.16, 0.30);
     }
-    float sun = max(dot(n, F.sunDir.xyz), 0.0) * F.sunDir.w * sunVisibility(n);
+    float sun = max(dot(n, F.sunDir.xyz), 0.0) * F.sunDir.w * (SHADOWS ? sunVisibility(n) : 1.0);
     float sky = 0.55 + 0.45 * n.z; // hemisphere: walls get less sky than roofs
     vec3 ambient = mix(F.skyZenith.rgb, vec3(1.0), 0.6) * F.sunColor.w * sky;
     vec3 lit = base * (F.sunColor.rgb * sun * 0.9 + ambient);
-    if (pc.layer == 0u && F.terrainRange.z > 0.5) {
+    if (LAYER == 0u && F.terrainRange.z > 0.5) {
         // Hillshade from the north-west (cartographic convention) so relief reads at noon too.
         float hs = max(dot(n, normalize(vec3(-0.5, 0.5, 0.7))), 0.0);
         lit *= mix(0.75, 1.15, hs);
     }
-    if (water) {
+    if (LAYER == 0u && water) {
         vec3 v = normalize(F.cameraPos.xyz - worldPos);
         vec3 r = reflect(-v, vec3(0, 0, 1));
         float fresnel = 0.04 + 0.96 * pow(1.0 - max(v.z, 0.0), 5.0);
@@ -65,7 +66,7 @@ void main() {
         lit += F.sunColor.rgb * pow(max(dot(r, F.sunDir.xyz), 0.0), 200.0) * F.sunDir.w;
     }
     // Scalar grid draped on terrain and roads (e.g. water depth).
-    if (F.gridFlags.y > 0.5 && pc.layer != 1u) {
+    if (GRID && LAYER != 1u) {
         vec2 g = vec2((worldPos.x - F.gridGeo.x) / F.gridGeo.z, (F.gridGeo.y - worldPos.y) / F.gridGeo.z);
         if (g.x >= 0.0 && g.y >= 0.0 && g.x < F.gridInfo.x && g.y < F.gridInfo.y) {
             float v = texelFetch(gridValues, ivec2(g), 0).r;
@@ -76,7 +77,7 @@ void main() {
             }
         }
     }
-    if (F.selection.z != 0u && F.selection.x == pc.layer && F.selection.y == objectId && pc.layer != 0u)
+    if (LAYER != 0u && F.selection.z != 0u && F.selection.x == LAYER && F.selection.y == objectId)
         lit = mix(lit, vec3(1.0, 0.45, 0.05), 0.55);
     outColor = vec4(toDisplay(applyFog(lit, worldPos)), 1.0);
 }

@@ -79,7 +79,21 @@ struct ChunkDraw {
     uint32_t indexBase;
     std::vector<IndexRange> lods;
     float spacing; // terrain: metres between vertices at the finest level
+    std::array<IndexRange, 5> facing; // buildings: roofs, walls facing E, N, W, S
 };
+
+// Whether walls facing `direction` (horizontal normals within ±45° of it) in a chunk can be
+// seen from `eye`: no if, from every corner of the chunk's footprint, the eye lies more than
+// 135° away from that direction (the directions to the box then all lie in that 90° wedge).
+bool wallsMayFaceEye(const std::array<float, 3>& min, const std::array<float, 3>& max, const Vec3& eye, Vec2 direction) {
+    if (eye.x() >= min[0] && eye.x() <= max[0] && eye.y() >= min[1] && eye.y() <= max[1]) return true;
+    for (int k = 0; k < 4; ++k) {
+        Vec2 w(eye.x() - ((k & 1) ? max[0] : min[0]), eye.y() - ((k & 2) ? max[1] : min[1]));
+        double len = w.norm();
+        if (len < 1e-6 || direction.dot(w) / len > -0.7071) return true;
+    }
+    return false;
+}
 
 constexpr uint32_t shadowSize = 2048;
 
@@ -106,7 +120,8 @@ struct Renderer::Impl {
     VkDescriptorSet sets[framesInFlight]{};
     Buffer uniforms[framesInFlight];
     Buffer hudVertices[framesInFlight];
-    VkPipeline sky = VK_NULL_HANDLE, city = VK_NULL_HANDLE, shadow = VK_NULL_HANDLE, agents = VK_NULL_HANDLE,
+    VkPipeline city[meshLayerCount][2][2]{}; // [layer][shadows][grid]: specialised fragment shaders
+    VkPipeline sky = VK_NULL_HANDLE, shadow = VK_NULL_HANDLE, agents = VK_NULL_HANDLE,
                markers = VK_NULL_HANDLE, hud = VK_NULL_HANDLE;
     VkRenderPass shadowPass = VK_NULL_HANDLE;
     Image shadowMap;
@@ -273,12 +288,13 @@ Renderer::Renderer(VulkanContext& ctx, VkFormat colorFormat, VkImageLayout final
         size_t bytes;
     };
     auto makePipeline = [&](Stage vs, std::optional<Stage> fs, bool cityVertices, bool hudVertices, bool depthTest, bool depthWrite,
-                            VkCullModeFlags cull, bool blend, VkRenderPass pass, bool depthBias) {
+                            VkCullModeFlags cull, bool blend, VkRenderPass pass, bool depthBias,
+                            const VkSpecializationInfo* fragmentConstants = nullptr) {
         VkShaderModule vm = makeModule(d, vs.code, vs.bytes);
         VkShaderModule fm = fs ? makeModule(d, fs->code, fs->bytes) : VK_NULL_HANDLE;
         VkPipelineShaderStageCreateInfo stages[2]{};
         stages[0] = {VK_STRUCTURE_TYPE_PIPELINE_SHADER_STAGE_CREATE_INFO, nullptr, 0, VK_SHADER_STAGE_VERTEX_BIT, vm, "main", nullptr};
-        stages[1] = {VK_STRUCTURE_TYPE_PIPELINE_SHADER_STAGE_CREATE_INFO, nullptr, 0, VK_SHADER_STAGE_FRAGMENT_BIT, fm, "main", nullptr};
+        stages[1] = {VK_STRUCTURE_TYPE_PIPELINE_SHADER_STAGE_CREATE_INFO, nullptr, 0, VK_SHADER_STAGE_FRAGMENT_BIT, fm, "main", fragmentConstants};
         VkVertexInputBindingDescription binding{0, sizeof(MeshVertex), VK_VERTEX_INPUT_RATE_VERTEX};
         VkVertexInputAttributeDescription attrs[4] = {{0, 0, VK_FORMAT_R32G32B32_SFLOAT, 0},
                                                       {1, 0, VK_FORMAT_R32G32B32_SFLOAT, 12},
@@ -356,7 +372,15 @@ Renderer::Renderer(VulkanContext& ctx, VkFormat colorFormat, VkImageLayout final
     };
 #define STAGE(a) Stage{a, sizeof(a)}
     I.sky = makePipeline(STAGE(skyVert), STAGE(skyFrag), false, false, true, false, VK_CULL_MODE_NONE, false, mainPass_, false);
-    I.city = makePipeline(STAGE(cityVert), STAGE(cityFrag), true, false, true, true, VK_CULL_MODE_BACK_BIT, false, mainPass_, false);
+    for (uint32_t layer = 0; layer < meshLayerCount; ++layer)
+        for (uint32_t shadows = 0; shadows < 2; ++shadows)
+            for (uint32_t grid = 0; grid < 2; ++grid) {
+                const uint32_t values[3] = {layer, shadows, grid}; // constant_id 0..2 in city.frag
+                const VkSpecializationMapEntry entries[3] = {{0, 0, 4}, {1, 4, 4}, {2, 8, 4}};
+                const VkSpecializationInfo spec{3, entries, sizeof values, values};
+                I.city[layer][shadows][grid] = makePipeline(STAGE(cityVert), STAGE(cityFrag), true, false, true, true,
+                                                            VK_CULL_MODE_BACK_BIT, false, mainPass_, false, &spec);
+            }
     I.agents = makePipeline(STAGE(agentVert), STAGE(agentFrag), false, false, true, true, VK_CULL_MODE_BACK_BIT, false, mainPass_, false);
     I.markers = makePipeline(STAGE(markerVert), STAGE(markerFrag), false, false, false, false, VK_CULL_MODE_NONE, false, mainPass_, false);
     I.hud = makePipeline(STAGE(hudVert), STAGE(hudFrag), false, true, false, false, VK_CULL_MODE_NONE, true, mainPass_, false);
@@ -387,7 +411,10 @@ Renderer::~Renderer() {
     Impl& I = *impl_;
     VkDevice d = I.dev;
     vkDeviceWaitIdle(d);
-    for (VkPipeline p : {I.sky, I.city, I.shadow, I.agents, I.markers, I.hud}) vkDestroyPipeline(d, p, nullptr);
+    for (VkPipeline p : {I.sky, I.shadow, I.agents, I.markers, I.hud}) vkDestroyPipeline(d, p, nullptr);
+    for (auto& byShadow : I.city)
+        for (auto& byGrid : byShadow)
+            for (VkPipeline p : byGrid) vkDestroyPipeline(d, p, nullptr);
     vkDestroyPipelineLayout(d, I.layout, nullptr);
     vkDestroyDescriptorPool(d, I.pool, nullptr);
     vkDestroyDescriptorSetLayout(d, I.setLayout, nullptr);
@@ -452,7 +479,8 @@ void Renderer::setCity(const CityMesh& mesh, double latDeg, double lonDeg) {
     sceneTriangles_ = 0;
     for (const auto& c : mesh.chunks) {
         if (c.indices.empty() || c.lods.empty()) continue;
-        ChunkDraw cd{c.layer, c.boundsMin, c.boundsMax, static_cast<int32_t>(vertices.size()), static_cast<uint32_t>(indices.size()), c.lods, 0};
+        ChunkDraw cd{c.layer, c.boundsMin, c.boundsMax, static_cast<int32_t>(vertices.size()), static_cast<uint32_t>(indices.size()),
+                     c.lods, 0, c.facing};
         if (c.layer == MeshLayer::Terrain) {
             I.terrainMinZ = std::min(I.terrainMinZ, c.boundsMin[2]);
             I.terrainMaxZ = std::max(I.terrainMaxZ, c.boundsMax[2]);
@@ -721,7 +749,6 @@ FrameStats Renderer::record(VkCommandBuffer cmd, int frame, VkFramebuffer frameb
     setViewport(extent);
 
     if (haveCity) {
-        bindCommon(I.city);
         VkDeviceSize offset = 0;
         vkCmdBindVertexBuffers(cmd, 0, 1, &I.vertices.buffer, &offset);
         vkCmdBindIndexBuffer(cmd, I.indices.buffer, 0, VK_INDEX_TYPE_UINT32);
@@ -743,6 +770,9 @@ FrameStats Renderer::record(VkCommandBuffer cmd, int frame, VkFramebuffer frameb
             if ((L == MeshLayer::Terrain && !settings.show.terrain) || (L == MeshLayer::Buildings && !settings.show.buildings) ||
                 (L == MeshLayer::Roads && !settings.show.roads))
                 continue;
+            bindCommon(I.city[layer][settings.shadows ? 1 : 0][grid ? 1 : 0]);
+            vkCmdBindVertexBuffers(cmd, 0, 1, &I.vertices.buffer, &offset);
+            vkCmdBindIndexBuffer(cmd, I.indices.buffer, 0, VK_INDEX_TYPE_UINT32);
             PushConstants pc{uint32_t(layer), L == MeshLayer::Roads ? I.buildingObjects : 0u,
                              L == MeshLayer::Buildings ? I.buildingObjects : L == MeshLayer::Roads ? I.roadObjects : 0u, 0};
             vkCmdPushConstants(cmd, I.layout, VK_SHADER_STAGE_VERTEX_BIT | VK_SHADER_STAGE_FRAGMENT_BIT, 0, sizeof pc, &pc);
@@ -764,9 +794,33 @@ FrameStats Renderer::record(VkCommandBuffer cmd, int frame, VkFramebuffer frameb
                     while (lod + 1 < int(c.lods.size()) && c.spacing * double(1 << (lod + 1)) <= allowed) ++lod;
                     range = c.lods[size_t(lod)];
                 }
+                stats.chunksDrawn++;
+                uint32_t grouped = 0;
+                for (const auto& f : c.facing) grouped += f.count;
+                if (L == MeshLayer::Buildings && grouped == range.count) {
+                    // Roofs, and only the wall groups that can face the camera; neighbouring
+                    // groups in one draw.
+                    static const Vec2 directions[5] = {{0, 0}, {1, 0}, {0, 1}, {-1, 0}, {0, -1}};
+                    uint32_t runFirst = 0, runCount = 0;
+                    for (int g = 0; g <= 5; ++g) {
+                        bool draw = g < 5 && c.facing[g].count > 0 &&
+                                    (g == 0 || wallsMayFaceEye(c.min, c.max, camera.eye, directions[g]));
+                        if (draw && runCount > 0 && c.facing[g].first == runFirst + runCount) {
+                            runCount += c.facing[g].count;
+                            continue;
+                        }
+                        if (runCount > 0) {
+                            vkCmdDrawIndexed(cmd, runCount, 1, c.indexBase + runFirst, c.vertexOffset, 0);
+                            stats.drawCalls++;
+                            stats.triangles += runCount / 3;
+                        }
+                        runFirst = draw ? c.facing[g].first : 0;
+                        runCount = draw ? c.facing[g].count : 0;
+                    }
+                    continue;
+                }
                 vkCmdDrawIndexed(cmd, range.count, 1, c.indexBase + range.first, c.vertexOffset, 0);
                 stats.drawCalls++;
-                stats.chunksDrawn++;
                 stats.triangles += range.count / 3;
             }
         }

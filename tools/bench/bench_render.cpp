@@ -200,7 +200,9 @@ int main(int argc, char** argv) {
     }
     {   // The sample town, loaded from its files like `citytwin view` does.
         auto t0 = Clock::now();
-        ui::CityScene scene = ui::loadScene(CITYTWIN_SOURCE_DIR "/scenarios/musterstadt.yaml", {{}, false, {}});
+        CityMeshOptions mo;
+        if (const char* v = std::getenv("BENCH_TERRAIN_MAX_VERTICES")) mo.terrainMaxVertices = std::strtoul(v, nullptr, 10);
+        ui::CityScene scene = ui::loadScene(CITYTWIN_SOURCE_DIR "/scenarios/musterstadt.yaml", {{}, false, mo});
         renderer.setCity(scene.mesh, scene.latDeg, scene.lonDeg);
         Camera overview = ui::overviewCamera(scene, aspect);
         RenderSettings s;
