@@ -385,6 +385,28 @@ TEST(CityMeshBuildings, MissingGroundUsesTheTerrainAndLod2RoofsAreDrawn) {
     }
 }
 
+// CityGML without a terrain model: the LoD2 roof's absolute heights place the building — the
+// ground lies the building's height below the ridge.
+TEST(CityMeshBuildings, WithoutTerrainLod2RoofsGiveTheGround) {
+    CityModel city; // no terrain
+    addBuilding(city, {rect(0, 0, 10, 10)}, 9, NAN);
+    Buildings& b = city.buildings;
+    for (const std::vector<Vec3>& ring :
+         {std::vector<Vec3>{{0, 0, 46}, {10, 0, 46}, {10, 5, 49}, {0, 5, 49}},
+          std::vector<Vec3>{{0, 5, 49}, {10, 5, 49}, {10, 10, 46}, {0, 10, 46}}}) {
+        b.roofPoints.insert(b.roofPoints.end(), ring.begin(), ring.end());
+        b.roofRingStart.push_back(static_cast<uint32_t>(b.roofPoints.size()));
+    }
+    b.roofStart.back() = static_cast<uint32_t>(b.roofRingStart.size() - 1);
+    double lowest = INFINITY, wallTop = -INFINITY;
+    for (const Triangle& t : triangles(buildCityMesh(city), MeshLayer::Buildings)) {
+        lowest = std::min({lowest, t.a.z(), t.b.z(), t.c.z()});
+        if (std::abs(t.vertexNormal.z()) < 1e-6) wallTop = std::max({wallTop, t.a.z(), t.b.z(), t.c.z()});
+    }
+    EXPECT_NEAR(lowest, 49 - 9 - 0.5, 1e-4); // ridge − height, and the walls' 0.5 m below ground
+    EXPECT_NEAR(wallTop, 46, 1e-4);
+}
+
 TEST(CityMeshBuildings, ABuildingStaysInTheChunkOfItsCentroid) {
     CityModel city = flatCity(0, 100);
     // Two parts on both sides of the chunk border x = 0 (chunk size 50 from x = -100); the

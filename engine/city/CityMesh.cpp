@@ -1075,9 +1075,18 @@ void addBuilding(MeshChunk& chunk, const CityModel& city, uint32_t i, const City
     const uint32_t wallColor = buildingWallColor(use), roofColor = buildingRoofColor(use);
     double ground = i < b.groundM.size() ? b.groundM[i] : NAN;
     if (!std::isfinite(ground)) ground = city.terrain.empty() ? NAN : city.terrain.heightAt(b.centroid(i));
-    if (!std::isfinite(ground)) ground = 0;
     double height = i < b.heightM.size() ? b.heightM[i] : 0;
     if (!std::isfinite(height) || height < 0) height = 0;
+    if (!std::isfinite(ground) && b.roofStart.size() > i + 1) {
+        // No terrain: LoD2 roofs carry absolute heights, and the building's height reaches
+        // from the ground to the highest roof point.
+        double highest = -INFINITY;
+        for (uint32_t r = b.roofStart[i]; r < b.roofStart[i + 1]; ++r)
+            for (uint32_t p = b.roofRingStart[r]; p < b.roofRingStart[r + 1]; ++p)
+                if (std::isfinite(b.roofPoints[p].z())) highest = std::max(highest, b.roofPoints[p].z());
+        if (std::isfinite(highest)) ground = highest - height;
+    }
+    if (!std::isfinite(ground)) ground = 0;
     const double bottom = ground - wallBaseBelowGroundM;
     double wallTop = ground + height;
 
@@ -1244,45 +1253,6 @@ void addRoad(MeshChunk& chunk, const CityModel& city, uint32_t e, const CityMesh
     }
 }
 
-// Orders a building chunk's triangles as roofs, then walls facing east, north, west, south
-// (see MeshChunk::facing); a stable sort keeps each group's triangles in building order.
-void sortByFacing(MeshChunk& chunk) {
-    const size_t triangles = chunk.indices.size() / 3;
-    auto groupOf = [&](size_t t) {
-        const MeshVertex& v = chunk.vertices[chunk.indices[t * 3]]; // flat shading: one normal per face
-        if (std::abs(v.nz) > 0.3f) return 0;
-        if (std::abs(v.nx) >= std::abs(v.ny)) return v.nx > 0 ? 1 : 3;
-        return v.ny > 0 ? 2 : 4;
-    };
-    std::vector<std::pair<int, uint32_t>> order(triangles);
-    for (size_t t = 0; t < triangles; ++t) order[t] = {groupOf(t), static_cast<uint32_t>(t)};
-    std::stable_sort(order.begin(), order.end(), [](auto& a, auto& b) { return a.first < b.first; });
-    std::vector<uint32_t> sorted(chunk.indices.size());
-    for (size_t k = 0; k < triangles; ++k)
-        for (int j = 0; j < 3; ++j) sorted[k * 3 + j] = chunk.indices[order[k].second * 3 + j];
-    // Renumber the vertices in order of first use, so each group also owns a compact run of
-    // vertices (walls have their own vertices; roofs share only among roofs).
-    std::vector<uint32_t> newIndex(chunk.vertices.size(), UINT32_MAX);
-    std::vector<MeshVertex> vertices;
-    vertices.reserve(chunk.vertices.size());
-    for (uint32_t& i : sorted) {
-        if (newIndex[i] == UINT32_MAX) {
-            newIndex[i] = static_cast<uint32_t>(vertices.size());
-            vertices.push_back(chunk.vertices[i]);
-        }
-        i = newIndex[i];
-    }
-    chunk.vertices = std::move(vertices);
-    chunk.indices = std::move(sorted);
-    chunk.facing = {};
-    for (size_t k = 0; k < triangles; ++k) {
-        IndexRange& r = chunk.facing[static_cast<size_t>(order[k].first)];
-        if (r.count == 0) r.first = static_cast<uint32_t>(k * 3);
-        r.count += 3;
-        r.surfaceCount = r.count;
-    }
-}
-
 // The point halfway along a polyline.
 Vec2 halfwayAlong(std::span<const Vec2> line) {
     const double half = length(line) / 2;
@@ -1320,10 +1290,8 @@ CityMesh buildCityMesh(const CityModel& city, const CityMeshOptions& options) {
     }
     std::vector<MeshChunk> buildings =
         buildByChunk(items, [&](MeshChunk& chunk, uint32_t i) { addBuilding(chunk, city, i, options); });
-    for (MeshChunk& c : buildings) {
+    for (MeshChunk& c : buildings)
         c.layer = MeshLayer::Buildings;
-        sortByFacing(c);
-    }
 
     // Roads: one ribbon per street (a two-way pair once, from its lower edge), tunnels hidden.
     const RoadNetwork& net = city.roads;

@@ -40,11 +40,6 @@ struct MeshChunk {
     // Levels of detail, finest first. Terrain chunks have several (coarser grids, each with a
     // skirt so neighbours at other levels leave no cracks); other layers have exactly one.
     std::vector<IndexRange> lods;
-    // Buildings: lods[0] is ordered as roofs (every face not a wall) first, then walls by the
-    // way they face — east, north, west, south (horizontal normal within ±45°) — so a renderer
-    // can skip the groups that face away from the camera. Zero counts for other layers.
-    enum Facing { Up, East, North, West, South };
-    std::array<IndexRange, 5> facing{};
 };
 
 struct CityMeshOptions {

@@ -79,21 +79,7 @@ struct ChunkDraw {
     uint32_t indexBase;
     std::vector<IndexRange> lods;
     float spacing; // terrain: metres between vertices at the finest level
-    std::array<IndexRange, 5> facing; // buildings: roofs, walls facing E, N, W, S
 };
-
-// Whether walls facing `direction` (horizontal normals within ±45° of it) in a chunk can be
-// seen from `eye`: no if, from every corner of the chunk's footprint, the eye lies more than
-// 135° away from that direction (the directions to the box then all lie in that 90° wedge).
-bool wallsMayFaceEye(const std::array<float, 3>& min, const std::array<float, 3>& max, const Vec3& eye, Vec2 direction) {
-    if (eye.x() >= min[0] && eye.x() <= max[0] && eye.y() >= min[1] && eye.y() <= max[1]) return true;
-    for (int k = 0; k < 4; ++k) {
-        Vec2 w(eye.x() - ((k & 1) ? max[0] : min[0]), eye.y() - ((k & 2) ? max[1] : min[1]));
-        double len = w.norm();
-        if (len < 1e-6 || direction.dot(w) / len > -0.7071) return true;
-    }
-    return false;
-}
 
 constexpr uint32_t shadowSize = 2048;
 
@@ -480,7 +466,7 @@ void Renderer::setCity(const CityMesh& mesh, double latDeg, double lonDeg) {
     for (const auto& c : mesh.chunks) {
         if (c.indices.empty() || c.lods.empty()) continue;
         ChunkDraw cd{c.layer, c.boundsMin, c.boundsMax, static_cast<int32_t>(vertices.size()), static_cast<uint32_t>(indices.size()),
-                     c.lods, 0, c.facing};
+                     c.lods, 0};
         if (c.layer == MeshLayer::Terrain) {
             I.terrainMinZ = std::min(I.terrainMinZ, c.boundsMin[2]);
             I.terrainMaxZ = std::max(I.terrainMaxZ, c.boundsMax[2]);
@@ -795,30 +781,6 @@ FrameStats Renderer::record(VkCommandBuffer cmd, int frame, VkFramebuffer frameb
                     range = c.lods[size_t(lod)];
                 }
                 stats.chunksDrawn++;
-                uint32_t grouped = 0;
-                for (const auto& f : c.facing) grouped += f.count;
-                if (L == MeshLayer::Buildings && grouped == range.count) {
-                    // Roofs, and only the wall groups that can face the camera; neighbouring
-                    // groups in one draw.
-                    static const Vec2 directions[5] = {{0, 0}, {1, 0}, {0, 1}, {-1, 0}, {0, -1}};
-                    uint32_t runFirst = 0, runCount = 0;
-                    for (int g = 0; g <= 5; ++g) {
-                        bool draw = g < 5 && c.facing[g].count > 0 &&
-                                    (g == 0 || wallsMayFaceEye(c.min, c.max, camera.eye, directions[g]));
-                        if (draw && runCount > 0 && c.facing[g].first == runFirst + runCount) {
-                            runCount += c.facing[g].count;
-                            continue;
-                        }
-                        if (runCount > 0) {
-                            vkCmdDrawIndexed(cmd, runCount, 1, c.indexBase + runFirst, c.vertexOffset, 0);
-                            stats.drawCalls++;
-                            stats.triangles += runCount / 3;
-                        }
-                        runFirst = draw ? c.facing[g].first : 0;
-                        runCount = draw ? c.facing[g].count : 0;
-                    }
-                    continue;
-                }
                 vkCmdDrawIndexed(cmd, range.count, 1, c.indexBase + range.first, c.vertexOffset, 0);
                 stats.drawCalls++;
                 stats.triangles += range.count / 3;

@@ -11,6 +11,7 @@
 #include <backends/imgui_impl_vulkan.h>
 #include <imgui.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <cstring>
@@ -133,6 +134,8 @@ private:
     bool showLayers_ = true, showLegend_ = true, showInspector_ = true, showTime_ = true, showStats_ = true;
     bool openScenarioPopup_ = false;
     char openPath_[512] = {};
+    char placeQuery_[128] = {};
+    std::vector<std::string> places_; // named buildings, for the Places menu
     std::string status_;
     fs::path screenshotRequest_;
     render::Buffer screenshotBuffer_;
@@ -262,6 +265,11 @@ void Viewer::shutdownImGui() {
 
 void Viewer::loadCity() {
     renderer_->setCity(scene_.mesh, scene_.latDeg, scene_.lonDeg);
+    places_.clear();
+    for (size_t i = 0; i < scene_.city.buildings.size() && places_.size() < 40; ++i)
+        if (!scene_.city.buildings.name[i].empty()) places_.push_back(scene_.city.buildings.name[i]);
+    std::sort(places_.begin(), places_.end());
+    places_.erase(std::unique(places_.begin(), places_.end()), places_.end());
     picker_ = std::make_unique<PickWorld>(scene_.mesh);
     settings_.time = scene_.scenario.start;
     simOffsetS_ = 0;
@@ -510,6 +518,28 @@ void Viewer::drawUi(const render::FrameStats& stats, double frameMs) {
             if (ImGui::MenuItem("Vsync", nullptr, &vsync_)) resized_ = true;
             ImGui::EndMenu();
         }
+        if (ImGui::BeginMenu("Places")) {
+            // Fly to a named building or street; the named buildings are listed.
+            ImGui::SetNextItemWidth(220);
+            bool go = ImGui::InputTextWithHint("##place", "building or street name", placeQuery_, sizeof placeQuery_,
+                                               ImGuiInputTextFlags_EnterReturnsTrue);
+            std::string target = go ? placeQuery_ : "";
+            ImGui::Separator();
+            for (const auto& name : places_)
+                if (ImGui::MenuItem(name.c_str())) target = name;
+            if (!target.empty()) {
+                int w, h;
+                glfwGetFramebufferSize(window_, &w, &h);
+                if (auto cam = namedCamera(scene_, target, double(w) / std::max(h, 1))) {
+                    control_.flightTarget = *cam;
+                    status_ = fmt::format("flying to {}", target);
+                } else {
+                    status_ = fmt::format("no building or street named '{}'", target);
+                }
+                ImGui::CloseCurrentPopup();
+            }
+            ImGui::EndMenu();
+        }
         if (!status_.empty()) ImGui::TextDisabled("%s", status_.c_str());
         ImGui::EndMainMenuBar();
     }
@@ -719,6 +749,10 @@ int Viewer::run() {
         ImGui::Render();
 
         bool lastFrame = options_.exitAfterFrames > 0 && frames + 1 >= options_.exitAfterFrames;
+        // A counted run (the tests) also resizes the window halfway, so swapchain recreation
+        // runs under the validation layer too.
+        if (options_.exitAfterFrames >= 4 && frames == options_.exitAfterFrames / 2)
+            glfwSetWindowSize(window_, int(options_.width) * 3 / 4, int(options_.height) * 3 / 4);
         if (lastFrame && !options_.screenshot.empty()) screenshotRequest_ = options_.screenshot;
         VkCommandBuffer cmd = cmds_[frame];
         vkResetCommandBuffer(cmd, 0);

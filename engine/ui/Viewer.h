@@ -16,7 +16,8 @@ struct ViewerOptions {
     bool vsync = true;
     bool validation = false;
     std::string gpu;
-    int exitAfterFrames = 0;          // > 0: close after that many frames (tests, benchmarks)
+    int exitAfterFrames = 0;          // > 0: close after that many frames (tests); from 4 frames on,
+                                      // the window is resized to 3/4 halfway through
     std::filesystem::path screenshot; // with exitAfterFrames: the last frame is saved here
     std::optional<render::Camera> camera;
     std::optional<render::GridOverlay> grid;
