@@ -91,6 +91,16 @@ static std::string slurp(const fs::path& p) {
     return ss.str();
 }
 
+Terrain flatTerrain(int cells, double cellSize, float z) {
+    Terrain t;
+    t.width = t.height = cells;
+    t.cellSize = cellSize;
+    t.originX = -cells * cellSize / 2;
+    t.originY = cells * cellSize / 2;
+    t.heightM.assign(size_t(cells) * cells, z);
+    return t;
+}
+
 CommandResult runCitytwin(const std::string& args) {
     TempDir tmp;
     std::string cmd = std::string(CITYTWIN_BINARY) + " --no-cache " + args + " >" + (tmp / "out").string() + " 2>" +

@@ -1,5 +1,6 @@
 #pragma once
 // Helpers shared by the tests: temp folders, writing features with GDAL, running the CLI.
+#include "city/CityModel.h"
 #include "core/Geometry.h"
 
 #include <filesystem>
@@ -46,6 +47,9 @@ void reportFigure(const std::string& tag, const std::string& key, double value);
 // A CSV for a validation report, written only when CITYTWIN_VALIDATION_OUT names a folder.
 void writeValidationCsv(const std::string& name, const std::string& header,
                         const std::vector<std::vector<double>>& rows);
+
+// A flat terrain of cells × cells square cells centred on the local origin, at height z.
+Terrain flatTerrain(int cells, double cellSize, float z);
 
 struct CommandResult {
     int exitCode;

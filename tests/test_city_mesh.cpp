@@ -79,12 +79,7 @@ std::vector<Vec2> reversed(std::vector<Vec2> r) {
 // A flat terrain at `z` over [-half, half]² with 1 m cells.
 CityModel flatCity(float z = 50, int half = 50) {
     CityModel city;
-    Terrain& t = city.terrain;
-    t.width = t.height = 2 * half;
-    t.cellSize = 1;
-    t.originX = -half;
-    t.originY = half;
-    t.heightM.assign(static_cast<size_t>(t.width) * t.height, z);
+    city.terrain = flatTerrain(2 * half, 1, z);
     return city;
 }
 
@@ -344,10 +339,9 @@ TEST(CityMeshBuildings, CourtyardWallsFaceTheCourtyard) {
     EXPECT_NEAR(outerWallArea, 120 * 10.0, 1e-3);
 }
 
-TEST(CityMeshBuildings, MissingGroundUsesTheTerrainAndLod2RoofsAreDrawn) {
-    CityModel city = flatCity(40);
-    addBuilding(city, {rect(0, 0, 10, 10)}, 6, NAN); // ground from the terrain: 40
-    // A gable roof from LoD2: two planes meeting at the ridge y = 5, eaves at z = 46, ridge 49.
+// LoD2 roof of the last building over the 10 × 10 footprint at the origin: two planes meeting
+// at the ridge y = 5, eaves at z = 46, ridge at 49 (absolute heights, as CityGML has them).
+void addGableRoof(CityModel& city) {
     Buildings& b = city.buildings;
     for (const std::vector<Vec3>& ring :
          {std::vector<Vec3>{{0, 0, 46}, {10, 0, 46}, {10, 5, 49}, {0, 5, 49}},
@@ -356,6 +350,12 @@ TEST(CityMeshBuildings, MissingGroundUsesTheTerrainAndLod2RoofsAreDrawn) {
         b.roofRingStart.push_back(static_cast<uint32_t>(b.roofPoints.size()));
     }
     b.roofStart.back() = static_cast<uint32_t>(b.roofRingStart.size() - 1);
+}
+
+TEST(CityMeshBuildings, MissingGroundUsesTheTerrainAndLod2RoofsAreDrawn) {
+    CityModel city = flatCity(40);
+    addBuilding(city, {rect(0, 0, 10, 10)}, 6, NAN); // ground from the terrain: 40
+    addGableRoof(city);
 
     const CityMesh mesh = buildCityMesh(city);
     double roofArea = 0, wallArea = 0;
@@ -390,14 +390,7 @@ TEST(CityMeshBuildings, MissingGroundUsesTheTerrainAndLod2RoofsAreDrawn) {
 TEST(CityMeshBuildings, WithoutTerrainLod2RoofsGiveTheGround) {
     CityModel city; // no terrain
     addBuilding(city, {rect(0, 0, 10, 10)}, 9, NAN);
-    Buildings& b = city.buildings;
-    for (const std::vector<Vec3>& ring :
-         {std::vector<Vec3>{{0, 0, 46}, {10, 0, 46}, {10, 5, 49}, {0, 5, 49}},
-          std::vector<Vec3>{{0, 5, 49}, {10, 5, 49}, {10, 10, 46}, {0, 10, 46}}}) {
-        b.roofPoints.insert(b.roofPoints.end(), ring.begin(), ring.end());
-        b.roofRingStart.push_back(static_cast<uint32_t>(b.roofPoints.size()));
-    }
-    b.roofStart.back() = static_cast<uint32_t>(b.roofRingStart.size() - 1);
+    addGableRoof(city);
     double lowest = INFINITY, wallTop = -INFINITY;
     for (const Triangle& t : triangles(buildCityMesh(city), MeshLayer::Buildings)) {
         lowest = std::min({lowest, t.a.z(), t.b.z(), t.c.z()});

@@ -21,12 +21,7 @@ std::vector<Vec2> rect(double x0, double y0, double x1, double y1) {
 // Flat ground at z = 50 over [-50, 50]², one 10 × 20 m building 12 m high at the origin.
 CityModel boxCity() {
     CityModel city;
-    Terrain& t = city.terrain;
-    t.width = t.height = 100;
-    t.cellSize = 1;
-    t.originX = -50;
-    t.originY = 50;
-    t.heightM.assign(100 * 100, 50.0f);
+    city.terrain = flatTerrain(100, 1, 50);
     Buildings& b = city.buildings;
     b.footprints.add({rect(0, 0, 10, 20)});
     b.partStart.push_back(1);

@@ -239,12 +239,7 @@ TEST_F(MusterstadtRender, CullingAndLevelOfDetailCutTheWork) {
 // A hand-made flat town for the overlay API: every overlay's colour appears where it should.
 TEST(RenderOverlays, GridValuesAgentsAndMarkersAppearWhereTheyAre) {
     CityModel city;
-    Terrain& t = city.terrain;
-    t.width = t.height = 200;
-    t.cellSize = 1;
-    t.originX = -100;
-    t.originY = 100;
-    t.heightM.assign(200 * 200, 10.0f);
+    city.terrain = flatTerrain(200, 1, 10);
     city.buildings.footprints.add({{{-10, -10}, {10, -10}, {10, 10}, {-10, 10}}});
     city.buildings.partStart = {0, 1};
     city.buildings.sourceId = {"b1"};

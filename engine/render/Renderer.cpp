@@ -126,6 +126,21 @@ struct Renderer::Impl {
     float terrainMinZ = 0, terrainMaxZ = 1;
 };
 
+namespace {
+// Starts the shadow pass with the map cleared to the far depth.
+void beginShadowPass(const Renderer::Impl& I, VkCommandBuffer cmd) {
+    VkClearValue clear{};
+    clear.depthStencil = {1.0f, 0};
+    VkRenderPassBeginInfo rbi{VK_STRUCTURE_TYPE_RENDER_PASS_BEGIN_INFO};
+    rbi.renderPass = I.shadowPass;
+    rbi.framebuffer = I.shadowFramebuffer;
+    rbi.renderArea = {{0, 0}, {shadowSize, shadowSize}};
+    rbi.clearValueCount = 1;
+    rbi.pClearValues = &clear;
+    vkCmdBeginRenderPass(cmd, &rbi, VK_SUBPASS_CONTENTS_INLINE);
+}
+} // namespace
+
 Renderer::Renderer(VulkanContext& ctx, VkFormat colorFormat, VkImageLayout finalLayout) : impl_(new Impl), ctx_(ctx) {
     Impl& I = *impl_;
     I.dev = ctx.device();
@@ -380,15 +395,7 @@ Renderer::Renderer(VulkanContext& ctx, VkFormat colorFormat, VkImageLayout final
     setGrid(nullptr);
     // Clear the shadow map once so it is readable while shadows are off.
     ctx.submitNow([&](VkCommandBuffer cmd) {
-        VkClearValue clear{};
-        clear.depthStencil = {1.0f, 0};
-        VkRenderPassBeginInfo rbi{VK_STRUCTURE_TYPE_RENDER_PASS_BEGIN_INFO};
-        rbi.renderPass = I.shadowPass;
-        rbi.framebuffer = I.shadowFramebuffer;
-        rbi.renderArea = {{0, 0}, {shadowSize, shadowSize}};
-        rbi.clearValueCount = 1;
-        rbi.pClearValues = &clear;
-        vkCmdBeginRenderPass(cmd, &rbi, VK_SUBPASS_CONTENTS_INLINE);
+        beginShadowPass(I, cmd);
         vkCmdEndRenderPass(cmd);
     });
 }
@@ -528,35 +535,39 @@ void Renderer::setGrid(const GridOverlay* grid) {
 
 void Renderer::setGridOpacity(float opacity) { impl_->gridMeta.opacity = opacity; }
 
-void Renderer::setBuildingValues(const ValueOverlay* values) {
-    Impl& I = *impl_;
-    vkDeviceWaitIdle(I.dev);
-    auto* out = static_cast<uint32_t*>(I.objectColors.mapped);
-    for (uint32_t i = 0; i < I.buildingObjects; ++i) {
+namespace {
+// Per-object colours from values (0 = keep the base colour) into a mapped buffer.
+void writeObjectColors(uint32_t* out, uint32_t count, const ValueOverlay* values) {
+    for (uint32_t i = 0; i < count; ++i) {
         float v = values && i < values->values.size() ? values->values[i] : std::numeric_limits<float>::quiet_NaN();
         out[i] = std::isnan(v) ? 0u : values->scale.colorOf(v);
     }
 }
+} // namespace
+
+void Renderer::setBuildingValues(const ValueOverlay* values) {
+    vkDeviceWaitIdle(impl_->dev);
+    writeObjectColors(static_cast<uint32_t*>(impl_->objectColors.mapped), impl_->buildingObjects, values);
+}
 
 void Renderer::setRoadValues(const ValueOverlay* values) {
-    Impl& I = *impl_;
-    vkDeviceWaitIdle(I.dev);
-    auto* out = static_cast<uint32_t*>(I.objectColors.mapped) + I.buildingObjects;
-    for (uint32_t i = 0; i < I.roadObjects; ++i) {
-        float v = values && i < values->values.size() ? values->values[i] : std::numeric_limits<float>::quiet_NaN();
-        out[i] = std::isnan(v) ? 0u : values->scale.colorOf(v);
-    }
+    vkDeviceWaitIdle(impl_->dev);
+    writeObjectColors(static_cast<uint32_t*>(impl_->objectColors.mapped) + impl_->buildingObjects, impl_->roadObjects, values);
+}
+
+// Grows a host-visible storage buffer to hold `bytes` (half again, to grow rarely); true if it
+// was replaced (the descriptor sets must then be written again).
+bool Renderer::reserveStorage(Buffer& buffer, VkDeviceSize bytes) {
+    if (bytes <= buffer.size) return false;
+    ctx_.destroy(buffer);
+    buffer = ctx_.createBuffer(bytes * 3 / 2, VK_BUFFER_USAGE_STORAGE_BUFFER_BIT, true);
+    return true;
 }
 
 void Renderer::setAgents(const std::vector<Agent>& agents) {
     Impl& I = *impl_;
     vkDeviceWaitIdle(I.dev);
-    VkDeviceSize need = std::max<size_t>(1, agents.size()) * sizeof(GpuAgent);
-    if (need > I.agentBuffer.size) {
-        ctx_.destroy(I.agentBuffer);
-        I.agentBuffer = ctx_.createBuffer(need * 3 / 2, VK_BUFFER_USAGE_STORAGE_BUFFER_BIT, true);
-        UPDATE_DESCRIPTORS();
-    }
+    if (reserveStorage(I.agentBuffer, std::max<size_t>(1, agents.size()) * sizeof(GpuAgent))) UPDATE_DESCRIPTORS();
     auto* out = static_cast<GpuAgent*>(I.agentBuffer.mapped);
     for (size_t i = 0; i < agents.size(); ++i) {
         const Agent& a = agents[i];
@@ -568,12 +579,7 @@ void Renderer::setAgents(const std::vector<Agent>& agents) {
 void Renderer::setMarkers(const std::vector<Marker>& markers) {
     Impl& I = *impl_;
     vkDeviceWaitIdle(I.dev);
-    VkDeviceSize need = std::max<size_t>(1, markers.size()) * sizeof(GpuMarker);
-    if (need > I.markerBuffer.size) {
-        ctx_.destroy(I.markerBuffer);
-        I.markerBuffer = ctx_.createBuffer(need * 3 / 2, VK_BUFFER_USAGE_STORAGE_BUFFER_BIT, true);
-        UPDATE_DESCRIPTORS();
-    }
+    if (reserveStorage(I.markerBuffer, std::max<size_t>(1, markers.size()) * sizeof(GpuMarker))) UPDATE_DESCRIPTORS();
     auto* out = static_cast<GpuMarker*>(I.markerBuffer.mapped);
     for (size_t i = 0; i < markers.size(); ++i)
         out[i] = {float(markers[i].position.x()), float(markers[i].position.y()), float(markers[i].position.z()), markers[i].rgba};
@@ -696,15 +702,7 @@ FrameStats Renderer::record(VkCommandBuffer cmd, int frame, VkFramebuffer frameb
 
     // Shadow pass: buildings and the coarsest terrain from the sun.
     if (settings.shadows && haveCity) {
-        VkClearValue clear{};
-        clear.depthStencil = {1.0f, 0};
-        VkRenderPassBeginInfo rbi{VK_STRUCTURE_TYPE_RENDER_PASS_BEGIN_INFO};
-        rbi.renderPass = I.shadowPass;
-        rbi.framebuffer = I.shadowFramebuffer;
-        rbi.renderArea = {{0, 0}, {shadowSize, shadowSize}};
-        rbi.clearValueCount = 1;
-        rbi.pClearValues = &clear;
-        vkCmdBeginRenderPass(cmd, &rbi, VK_SUBPASS_CONTENTS_INLINE);
+        beginShadowPass(I, cmd);
         setViewport({shadowSize, shadowSize});
         bindCommon(I.shadow);
         VkDeviceSize offset = 0;

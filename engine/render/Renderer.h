@@ -78,8 +78,11 @@ public:
     std::array<float, 3> boundsMin() const { return boundsMin_; }
     std::array<float, 3> boundsMax() const { return boundsMax_; }
 
+    struct Impl; // GPU objects (Renderer.cpp)
+
 private:
-    struct Impl;
+    bool reserveStorage(Buffer& buffer, VkDeviceSize bytes);
+
     std::unique_ptr<Impl> impl_;
     VulkanContext& ctx_;
     VkRenderPass mainPass_ = VK_NULL_HANDLE;

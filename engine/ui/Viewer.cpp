@@ -102,6 +102,7 @@ private:
     std::optional<PickHit> pickAt(double x, double y);
     void recreateSwapchain();
     void saveScreenshot(uint32_t imageIndex, const fs::path& file, VkCommandBuffer cmd);
+    void writePendingScreenshot();
     void applyBuildingColors();
     void applyRoadColors();
     void showSeriesAt(double offsetS);
@@ -677,6 +678,30 @@ void Viewer::saveScreenshot(uint32_t imageIndex, const fs::path& file, VkCommand
     pendingScreenshot_ = file;
 }
 
+void Viewer::writePendingScreenshot() {
+    // The copy made by saveScreenshot() has finished (its frame's fence signalled).
+    VkExtent2D e = swapchain_->extent();
+    render::Picture p;
+    p.width = int(e.width);
+    p.height = int(e.height);
+    p.rgba.resize(size_t(e.width) * e.height * 4);
+    std::memcpy(p.rgba.data(), screenshotBuffer_.mapped, p.rgba.size());
+    bool bgra = swapchain_->format() == VK_FORMAT_B8G8R8A8_UNORM || swapchain_->format() == VK_FORMAT_B8G8R8A8_SRGB;
+    for (size_t i = 0; i < p.rgba.size(); i += 4) {
+        if (bgra) std::swap(p.rgba[i], p.rgba[i + 2]);
+        p.rgba[i + 3] = 255;
+    }
+    try {
+        p.writePng(pendingScreenshot_);
+        status_ = fmt::format("saved {}", pendingScreenshot_.string());
+        spdlog::info("screenshot {}", pendingScreenshot_.string());
+    } catch (const std::exception& ex) {
+        status_ = ex.what(); // a bad path must not end the session
+        spdlog::error("{}", ex.what());
+    }
+    pendingScreenshot_.clear();
+}
+
 int Viewer::run() {
     initWindow();
     initImGui();
@@ -706,25 +731,7 @@ int Viewer::run() {
 
         render::vkCheck(vkWaitForFences(d, 1, &fences_[frame], VK_TRUE, UINT64_MAX), "vkWaitForFences");
         if (pendingFrame == frame && !pendingScreenshot_.empty()) {
-            VkExtent2D e = swapchain_->extent();
-            render::Picture p;
-            p.width = int(e.width);
-            p.height = int(e.height);
-            p.rgba.resize(size_t(e.width) * e.height * 4);
-            std::memcpy(p.rgba.data(), screenshotBuffer_.mapped, p.rgba.size());
-            bool bgra = swapchain_->format() == VK_FORMAT_B8G8R8A8_UNORM || swapchain_->format() == VK_FORMAT_B8G8R8A8_SRGB;
-            for (size_t i = 0; i < p.rgba.size(); i += 4) {
-                if (bgra) std::swap(p.rgba[i], p.rgba[i + 2]);
-                p.rgba[i + 3] = 255;
-            }
-            try {
-                p.writePng(pendingScreenshot_);
-                status_ = fmt::format("saved {}", pendingScreenshot_.string());
-                spdlog::info("screenshot {}", pendingScreenshot_.string());
-            } catch (const std::exception& e) {
-                status_ = e.what();
-            }
-            pendingScreenshot_.clear();
+            writePendingScreenshot();
             pendingFrame = -1;
         }
         uint32_t imageIndex = 0;
@@ -794,21 +801,7 @@ int Viewer::run() {
         }
     }
     vkDeviceWaitIdle(d);
-    if (!pendingScreenshot_.empty()) {
-        VkExtent2D e = swapchain_->extent();
-        render::Picture p;
-        p.width = int(e.width);
-        p.height = int(e.height);
-        p.rgba.resize(size_t(e.width) * e.height * 4);
-        std::memcpy(p.rgba.data(), screenshotBuffer_.mapped, p.rgba.size());
-        bool bgra = swapchain_->format() == VK_FORMAT_B8G8R8A8_UNORM || swapchain_->format() == VK_FORMAT_B8G8R8A8_SRGB;
-        for (size_t i = 0; i < p.rgba.size(); i += 4) {
-            if (bgra) std::swap(p.rgba[i], p.rgba[i + 2]);
-            p.rgba[i + 3] = 255;
-        }
-        p.writePng(pendingScreenshot_);
-        spdlog::info("screenshot {}", pendingScreenshot_.string());
-    }
+    if (!pendingScreenshot_.empty()) writePendingScreenshot();
     std::printf("viewer: %ld frames, %.1f fps at the end, %s\n", frames, 1000.0 / std::max(frameMs, 1e-3), ctx_->deviceName().c_str());
     size_t messages = ctx_->validationMessages();
     shutdownImGui();
