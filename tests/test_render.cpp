@@ -426,4 +426,32 @@ TEST(Viewer, RunsUnderXvfbAndTakesAScreenshot) {
     EXPECT_NE(text.find("viewer: 12 frames"), std::string::npos) << text;
 }
 
+// Live mode: the scenario's flood module runs in the viewer while it draws; the simulated
+// clock advances, and the run ends cleanly (worker thread joined, validation silent).
+TEST(Viewer, RunsAFloodLiveUnderXvfb) {
+    if (std::system("command -v xvfb-run >/dev/null 2>&1") != 0) {
+        if (std::getenv("CI")) FAIL() << "xvfb-run missing (tools/setup installs xvfb)";
+        GTEST_SKIP() << "xvfb-run not installed";
+    }
+    TempDir tmp;
+    std::string cmd = "xvfb-run -a -s '-screen 0 1280x800x24' " + std::string(CITYTWIN_BINARY) + " --no-cache view " +
+                      (sourceDir() / "scenarios" / "musterstadt-heavy-rain.yaml").string() +
+                      " --live --variant --size 640x360 --frames 60 --validate >" + (tmp / "out").string() + " 2>&1";
+    int status = std::system(cmd.c_str());
+    std::ifstream log(tmp / "out");
+    std::string text((std::istreambuf_iterator<char>(log)), std::istreambuf_iterator<char>());
+    ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << text;
+    double simulated = 0, duration = 0;
+    auto at = text.find("viewer: simulated ");
+    ASSERT_NE(at, std::string::npos) << text;
+    ASSERT_EQ(std::sscanf(text.c_str() + at, "viewer: simulated %lf s of %lf s live", &simulated, &duration), 2);
+    EXPECT_GT(simulated, 0);
+    EXPECT_EQ(duration, 75 * 60);
+
+    // A scenario without modules cannot run live: a clear error, before any window opens.
+    auto none = runCitytwin("view " + (sourceDir() / "scenarios" / "musterstadt.yaml").string() + " --live");
+    EXPECT_EQ(none.exitCode, 2);
+    EXPECT_NE(none.err.find("no modules to run live"), std::string::npos) << none.err;
+}
+
 } // namespace

@@ -55,6 +55,8 @@ struct ViewCommandOptions {
     std::string camera;
     std::filesystem::path grid;
     std::filesystem::path results; // a run's output folder: replay its flood depth snapshots
+    bool live = false;             // run the scenario's modules while viewing
+    bool variant = false;          // live: the variant (with the edits) instead of the baseline
     bool validation = false;
     bool noVsync = false;
     std::string gpu;

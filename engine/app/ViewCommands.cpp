@@ -118,6 +118,9 @@ int view(const ViewCommandOptions& o) {
     vo.exitAfterFrames = o.exitAfterFrames;
     vo.screenshot = o.screenshot;
     vo.sceneOptions = {o.cacheDir, true, {}};
+    vo.live = o.live;
+    vo.liveVariant = o.variant;
+    if (o.variant && !o.live) throw InputError("--variant needs --live", "citytwin view", "add --live");
     ui::CityScene scene = ui::loadScene(o.scenario, vo.sceneOptions);
     if (!o.camera.empty()) vo.camera = resolveCamera(scene, o.camera, double(width) / height);
     if (!o.grid.empty()) vo.grid = ui::gridFromRaster(o.grid, scene.city);

@@ -29,10 +29,21 @@ struct RunContext {
     std::string variant; // "baseline" or "variant"
 };
 
+// A scalar field on a north-up grid in the local frame (row 0 north), for drawing.
+struct SnapshotGrid {
+    std::string name, unit;          // "Water depth", "m"
+    int width = 0, height = 0;
+    double originX = 0, originY = 0; // local coordinates of the north-west corner
+    double cellSize = 1;
+    std::vector<float> values;       // NaN = nothing there
+};
+
 // Base of the plain structs a module publishes for the viewer (no graphics types in here).
 struct Snapshot {
     virtual ~Snapshot() = default;
     double simTimeS = 0;
+    // The fields worth drawing, most important first (flood: water depth).
+    virtual std::vector<SnapshotGrid> grids() const { return {}; }
 };
 
 class SimulationModule {

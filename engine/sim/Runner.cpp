@@ -98,8 +98,31 @@ struct Variant {
 
 std::map<std::string, Kpis> runVariant(const Scenario& scenario, const CityModel& city, const Variant& v,
                                        int threads, const fs::path& dir, bool progress) {
+    SimulationSession session(scenario, city, v.withEdits, threads);
+    if (!session.empty()) {
+        Progress bar(v.label, progress);
+        constexpr int chunks = 200;
+        for (int k = 1; k <= chunks; ++k) {
+            double t = scenario.durationS * k / chunks;
+            session.advanceTo(t);
+            std::string detail = fmt::format("t={:.0f} s", t);
+            if (auto s = session.status(); !s.empty()) detail += " " + s;
+            bar.update(static_cast<double>(k) / chunks, detail);
+            if (interruptRequested()) {
+                interruptedAtS = t;
+                spdlog::warn("interrupted at t = {:.0f} s: writing the results so far", t);
+                break;
+            }
+        }
+    }
+    return session.writeOutputs(dir);
+}
+
+} // namespace
+
+SimulationSession::SimulationSession(const Scenario& scenario, const CityModel& city, bool withEdits, int threads)
+    : scenario_(scenario) {
     auto& registry = ModuleRegistry::instance();
-    std::vector<std::pair<std::string, std::unique_ptr<SimulationModule>>> modules;
     for (const auto& block : scenario.modules) {
         auto m = registry.create(block.name);
         if (!m) {
@@ -109,41 +132,49 @@ std::map<std::string, Kpis> runVariant(const Scenario& scenario, const CityModel
                                            : fmt::format("available: {}", fmt::join(names, ", ")));
         }
         m->configure(block.spec, block.where, city);
-        modules.emplace_back(block.name, std::move(m));
+        modules_.emplace_back(block.name, std::move(m));
     }
     // Every edit must be claimed by a module of this scenario: an unclaimed edit is a mistake.
     for (const auto& edit : scenario.edits) {
         bool handled = false;
-        for (auto& [name, m] : modules) {
+        for (auto& [name, m] : modules_) {
             if (!m->handlesEdit(edit.type)) continue;
             handled = true;
-            if (v.withEdits) m->applyEdit(edit);
+            if (withEdits) m->applyEdit(edit);
         }
         if (!handled)
             throw InputError("edit type '" + edit.type + "' is not handled by any module of this scenario",
                              edit.where, "check the spelling, or add the module that handles it under modules:");
     }
-    RunContext context{city, scenario, scenario.seed, threads, v.label};
-    for (auto& [_, m] : modules) m->start(context);
-    if (!modules.empty()) {
-        Progress bar(v.label, progress);
-        constexpr int chunks = 200;
-        for (int k = 1; k <= chunks; ++k) {
-            double t = scenario.durationS * k / chunks;
-            for (auto& [_, m] : modules) m->advance(t);
-            std::string detail = fmt::format("t={:.0f} s", t);
-            for (auto& [_, m] : modules)
-                if (auto s = m->status(); !s.empty()) detail += " " + s;
-            bar.update(static_cast<double>(k) / chunks, detail);
-            if (interruptRequested()) {
-                interruptedAtS = t;
-                spdlog::warn("interrupted at t = {:.0f} s: writing the results so far", t);
-                break;
-            }
-        }
-    }
+    RunContext context{city, scenario, scenario.seed, threads, withEdits ? "variant" : "baseline"};
+    for (auto& [_, m] : modules_) m->start(context);
+}
+
+SimulationSession::~SimulationSession() = default;
+
+void SimulationSession::advanceTo(double timeS) {
+    timeS = std::min(timeS, scenario_.durationS);
+    if (timeS <= timeS_) return;
+    for (auto& [_, m] : modules_) m->advance(timeS);
+    timeS_ = timeS;
+}
+
+std::vector<std::shared_ptr<const Snapshot>> SimulationSession::snapshots() const {
+    std::vector<std::shared_ptr<const Snapshot>> out;
+    for (auto& [_, m] : modules_) out.push_back(m->snapshot());
+    return out;
+}
+
+std::string SimulationSession::status() const {
+    std::string out;
+    for (auto& [_, m] : modules_)
+        if (auto s = m->status(); !s.empty()) out += (out.empty() ? "" : " ") + s;
+    return out;
+}
+
+std::map<std::string, Kpis> SimulationSession::writeOutputs(const fs::path& dir) {
     std::map<std::string, Kpis> out;
-    for (auto& [name, m] : modules) {
+    for (auto& [name, m] : modules_) {
         fs::path moduleDir = dir / name;
         fs::create_directories(moduleDir);
         m->writeOutputs(moduleDir);
@@ -151,8 +182,6 @@ std::map<std::string, Kpis> runVariant(const Scenario& scenario, const CityModel
     }
     return out;
 }
-
-} // namespace
 
 RunResult runScenario(const Scenario& scenario, const RunOptions& options) {
     auto t0 = std::chrono::steady_clock::now();

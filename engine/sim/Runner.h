@@ -4,6 +4,8 @@
 #include "sim/Module.h"
 
 #include <filesystem>
+#include <map>
+#include <memory>
 #include <nlohmann/json.hpp>
 
 namespace ct {
@@ -28,5 +30,34 @@ struct RunResult {
 Kpis cityKpis(const CityModel& city);
 
 RunResult runScenario(const Scenario& scenario, const RunOptions& options);
+
+// One variant of a scenario run step by step — what runScenario does per variant, and what the
+// viewer (water spreading as the clock runs) and coupled scripts drive themselves: the
+// scenario's modules created, configured, given the edits (variant only) and started.
+class SimulationSession {
+public:
+    // Throws InputError for unknown modules and edits no module handles.
+    SimulationSession(const Scenario& scenario, const CityModel& city, bool withEdits, int threads);
+    ~SimulationSession();
+    SimulationSession(const SimulationSession&) = delete;
+    SimulationSession& operator=(const SimulationSession&) = delete;
+
+    // Simulates up to `timeS` seconds after the scenario start (at most its duration).
+    void advanceTo(double timeS);
+    double time() const { return timeS_; }
+    bool finished() const { return timeS_ >= scenario_.durationS; }
+    bool empty() const { return modules_.empty(); }
+    // Latest state of every module, for drawing.
+    std::vector<std::shared_ptr<const Snapshot>> snapshots() const;
+    // Progress-bar text of every module ("dt=0.4 s wet=12000 ...").
+    std::string status() const;
+    // Results of every module into dir/<module>; their KPIs by module.
+    std::map<std::string, Kpis> writeOutputs(const std::filesystem::path& dir);
+
+private:
+    const Scenario& scenario_;
+    std::vector<std::pair<std::string, std::unique_ptr<SimulationModule>>> modules_;
+    double timeS_ = 0;
+};
 
 } // namespace ct

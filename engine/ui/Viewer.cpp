@@ -4,6 +4,7 @@
 #include "physics/Picking.h"
 #include "render/Offscreen.h"
 #include "render/Swapchain.h"
+#include "sim/Runner.h"
 
 #define GLFW_INCLUDE_VULKAN
 #include <GLFW/glfw3.h>
@@ -12,7 +13,10 @@
 #include <imgui.h>
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
+#include <mutex>
+#include <thread>
 #include <cmath>
 #include <cstring>
 #include <ctime>
@@ -141,6 +145,20 @@ private:
     fs::path screenshotRequest_;
     render::Buffer screenshotBuffer_;
     fs::path pendingScreenshot_;
+
+    // Live simulation: a worker thread advances the session towards liveTarget_; the UI shows
+    // the latest snapshot it published.
+    std::unique_ptr<SimulationSession> session_;
+    std::thread worker_;
+    std::atomic<bool> stopWorker_{false};
+    std::atomic<double> liveTarget_{0}, liveTime_{0};
+    std::mutex liveMutex_;
+    std::vector<SnapshotGrid> liveGrids_; // guarded by liveMutex_
+    double liveShownS_ = -1;
+    std::string liveError_;               // guarded by liveMutex_
+    void startLive();
+    void stopLive();
+    void showLive();
 
     // Mouse state for drags and clicks.
     double pressX_ = 0, pressY_ = 0, lastX_ = 0, lastY_ = 0;
@@ -307,6 +325,68 @@ void Viewer::applyRoadColors() {
     render::ValueOverlay v = roadValues(scene_.city, roadColorChoices[roadColor_]);
     renderer_->setRoadValues(&v);
     roadScale_ = v.scale;
+}
+
+void Viewer::startLive() {
+    int cores = int(std::max(1u, std::thread::hardware_concurrency()));
+    // Leave a core to drawing: on a CPU Vulkan device the frames need it too.
+    session_ = std::make_unique<SimulationSession>(scene_.scenario, scene_.city, options_.liveVariant, std::max(1, cores - 1));
+    if (session_->empty())
+        throw InputError("the scenario has no modules to run live", scene_.scenario.file.string(),
+                         "add a module (e.g. flood:) under modules:, or view without --live");
+    const double chunk = std::max(1.0, scene_.scenario.durationS / 400);
+    worker_ = std::thread([this, chunk] {
+        try {
+            while (!stopWorker_) {
+                double target = liveTarget_.load();
+                if (session_->time() + 1e-9 >= target || session_->finished()) {
+                    std::this_thread::sleep_for(std::chrono::milliseconds(15));
+                    continue;
+                }
+                session_->advanceTo(std::min(target, session_->time() + chunk));
+                std::vector<SnapshotGrid> grids;
+                for (const auto& snap : session_->snapshots())
+                    for (auto& g : snap->grids()) grids.push_back(std::move(g));
+                std::lock_guard lock(liveMutex_);
+                liveGrids_ = std::move(grids);
+                liveTime_ = session_->time();
+            }
+        } catch (const std::exception& e) { // a failing simulation must not take the viewer down
+            std::lock_guard lock(liveMutex_);
+            liveError_ = e.what();
+        }
+    });
+}
+
+void Viewer::stopLive() {
+    stopWorker_ = true;
+    if (worker_.joinable()) worker_.join();
+}
+
+void Viewer::showLive() {
+    std::vector<SnapshotGrid> grids;
+    {
+        std::lock_guard lock(liveMutex_);
+        if (!liveError_.empty()) status_ = "simulation stopped: " + liveError_;
+        if (liveTime_.load() <= liveShownS_ || liveGrids_.empty()) return;
+        grids = liveGrids_;
+        liveShownS_ = liveTime_.load();
+    }
+    SnapshotGrid& g = grids.front();
+    render::GridOverlay o;
+    o.width = g.width;
+    o.height = g.height;
+    o.originX = g.originX;
+    o.originY = g.originY;
+    o.cellSize = g.cellSize;
+    o.values = std::move(g.values);
+    bool depth = g.name.find("depth") != std::string::npos || g.name.find("Depth") != std::string::npos;
+    // One fixed scale for the whole run, so colours mean the same at every time.
+    o.scale = {depth ? render::ColorMap::Water : render::ColorMap::Viridis, 0, depth ? 1.0f : 1.0f, g.name, g.unit};
+    o.hideAtOrBelow = depth ? 0.01f : -INFINITY;
+    o.opacity = grid_ ? grid_->opacity : 0.8f;
+    grid_ = std::move(o);
+    renderer_->setGrid(&*grid_);
 }
 
 void Viewer::showSeriesAt(double offsetS) {
@@ -619,7 +699,13 @@ void Viewer::drawUi(const render::FrameStats& stats, double frameMs) {
             float offset = float(simOffsetS_ / 60);
             float duration = float(std::max(60.0, scene_.scenario.durationS) / 60);
             ImGui::SetNextItemWidth(-1);
-            if (ImGui::SliderFloat("##seek", &offset, 0, duration, "%.1f min")) simOffsetS_ = offset * 60.0;
+            if (session_) { // a live run only goes forward
+                ImGui::ProgressBar(float(liveTime_.load() / std::max(1.0, scene_.scenario.durationS)), ImVec2(-1, 0),
+                                   fmt::format("simulated {:.1f} of {:.0f} min ({})", liveTime_.load() / 60, duration,
+                                               options_.liveVariant ? "variant" : "baseline").c_str());
+            } else if (ImGui::SliderFloat("##seek", &offset, 0, duration, "%.1f min")) {
+                simOffsetS_ = offset * 60.0;
+            }
             ImGui::Text("%s   sun %.0f° az, %.0f° elev", settings_.time.iso().c_str(), renderer_->sunFor(settings_).azimuthDeg,
                         renderer_->sunFor(settings_).elevationDeg);
         }
@@ -703,6 +789,14 @@ void Viewer::writePendingScreenshot() {
 }
 
 int Viewer::run() {
+    if (options_.live) { // before the window: a bad scenario fails without one
+        startLive();
+        playing_ = true;
+    }
+    struct StopLive {
+        Viewer* v;
+        ~StopLive() { v->stopLive(); }
+    } stopLiveAtExit{this};
     initWindow();
     initImGui();
     grid_ = options_.grid;
@@ -749,6 +843,12 @@ int Viewer::run() {
         if (ImGui::IsKeyPressed(GLFW_KEY_ESCAPE, false) && !ImGui::GetIO().WantCaptureKeyboard) glfwSetWindowShouldClose(window_, 1);
         handleInput(dt);
         if (playing_) simOffsetS_ = std::min(simOffsetS_ + dt * playSpeed_, std::max(60.0, scene_.scenario.durationS));
+        if (session_) {
+            // The clock runs no further ahead of the simulation than one frame's worth.
+            simOffsetS_ = std::min(simOffsetS_, liveTime_.load() + dt * playSpeed_);
+            liveTarget_ = playing_ ? simOffsetS_ + dt * playSpeed_ : liveTime_.load();
+            showLive();
+        }
         settings_.time = scene_.scenario.start;
         settings_.time.utcSeconds += int64_t(simOffsetS_);
         showSeriesAt(simOffsetS_);
@@ -803,6 +903,7 @@ int Viewer::run() {
     vkDeviceWaitIdle(d);
     if (!pendingScreenshot_.empty()) writePendingScreenshot();
     std::printf("viewer: %ld frames, %.1f fps at the end, %s\n", frames, 1000.0 / std::max(frameMs, 1e-3), ctx_->deviceName().c_str());
+    if (session_) std::printf("viewer: simulated %.0f s of %.0f s live\n", liveTime_.load(), scene_.scenario.durationS);
     size_t messages = ctx_->validationMessages();
     shutdownImGui();
     for (int i = 0; i < kFrames; ++i) {

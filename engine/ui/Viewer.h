@@ -25,6 +25,10 @@ struct ViewerOptions {
     // time controls show the latest one at or before the current time.
     std::vector<std::pair<double, render::GridOverlay>> gridSeries;
     SceneOptions sceneOptions;        // for File → Open
+    // Run the scenario's modules while viewing (water spreads as the clock runs); the
+    // variant (with the edits) instead of the baseline if asked.
+    bool live = false;
+    bool liveVariant = false;
 };
 
 // Runs until the window closes; returns the exit code (non-zero if validation reported

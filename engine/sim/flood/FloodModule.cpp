@@ -835,4 +835,19 @@ void registerFloodModule() {
     ModuleRegistry::instance().add("flood", [] { return std::make_unique<FloodModule>(); });
 }
 
+std::vector<SnapshotGrid> FloodSnapshot::grids() const {
+    SnapshotGrid g;
+    g.name = "Water depth";
+    g.unit = "m";
+    g.width = grid.nx;
+    g.height = grid.ny;
+    g.cellSize = grid.dx;
+    g.originX = grid.x0;
+    g.originY = grid.y0 + grid.ny * grid.dx;
+    g.values.resize(depthM.size());
+    for (int j = 0; j < grid.ny; ++j) // solver rows run south to north
+        std::copy_n(depthM.begin() + size_t(j) * grid.nx, grid.nx, g.values.begin() + size_t(grid.ny - 1 - j) * grid.nx);
+    return {std::move(g)};
+}
+
 } // namespace ct::flood

@@ -12,7 +12,8 @@ namespace ct::flood {
 // What the viewer draws: the current depth grid (row 0 = south) and where it lies.
 struct FloodSnapshot : Snapshot {
     GridSpec grid;
-    std::vector<float> depthM;
+    std::vector<float> depthM; // solver order: row 0 south
+    std::vector<SnapshotGrid> grids() const override;
 };
 
 void registerFloodModule();
