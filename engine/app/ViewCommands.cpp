@@ -96,9 +96,11 @@ int render(const RenderCommandOptions& o) {
     picture.writePng(o.out);
     double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     Vec2 eye = scene.city.frame.toWorld(camera.eye.head<2>());
-    std::printf("wrote %s (%ux%u) on %s: %llu triangles in %u draws, camera %.1f,%.1f,%.1f,%.1f,%.1f, %.1f s\n", o.out.c_str(),
-                width, height, ctx.deviceName().c_str(), static_cast<unsigned long long>(stats.triangles), stats.drawCalls, eye.x(),
-                eye.y(), camera.eye.z(), camera.yawDeg, camera.pitchDeg, wall);
+    render::SunPosition sun = renderer.sunFor(settings);
+    std::printf("wrote %s (%ux%u) on %s: %llu triangles in %u draws, camera %.1f,%.1f,%.1f,%.1f,%.1f, sun %.0f° azimuth "
+                "%.0f° elevation, %.1f s\n",
+                o.out.c_str(), width, height, ctx.deviceName().c_str(), static_cast<unsigned long long>(stats.triangles),
+                stats.drawCalls, eye.x(), eye.y(), camera.eye.z(), camera.yawDeg, camera.pitchDeg, sun.azimuthDeg, sun.elevationDeg, wall);
     if (ctx.validationEnabled() && ctx.validationMessages() > 0) {
         std::fprintf(stderr, "error: %zu Vulkan validation messages; the last: %s\n", ctx.validationMessages(),
                      ctx.lastValidationMessage().c_str());

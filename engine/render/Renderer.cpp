@@ -708,10 +708,12 @@ FrameStats Renderer::record(VkCommandBuffer cmd, int frame, VkFramebuffer frameb
         VkDeviceSize offset = 0;
         vkCmdBindVertexBuffers(cmd, 0, 1, &I.vertices.buffer, &offset);
         vkCmdBindIndexBuffer(cmd, I.indices.buffer, 0, VK_INDEX_TYPE_UINT32);
+        Frustum lightVolume(lightViewProj); // only casters inside the shadow map's region
         for (const auto& c : I.chunks) {
             if (c.layer == MeshLayer::Roads) continue;
             if (c.layer == MeshLayer::Buildings && !settings.show.buildings) continue;
             if (c.layer == MeshLayer::Terrain && !settings.show.terrain) continue;
+            if (!lightVolume.intersectsBox(c.min, c.max)) continue;
             IndexRange range = c.layer == MeshLayer::Terrain ? coarsest(c) : c.lods[0];
             vkCmdDrawIndexed(cmd, range.count, 1, c.indexBase + range.first, c.vertexOffset, 0);
             stats.drawCalls++;
