@@ -1,5 +1,6 @@
 #include "app/Commands.h"
 
+#include "app/Report.h"
 #include "city/Import.h"
 #include "core/Error.h"
 #include "gis/Gdal.h"
@@ -232,17 +233,19 @@ int run(const RunCommandOptions& options) {
     std::printf("Scenario '%s' finished in %.2f s\n", scenario.name.c_str(), r.wallS);
     std::printf("City: %s buildings, %.1f km of street, %s terrain cells\n",
                 thousands(r.city[0].value).c_str(), r.city[5].value, thousands(r.city[8].value).c_str());
-    auto printKpis = [](const char* label, const std::map<std::string, Kpis>& all) {
-        for (auto& [module, kpis] : all) {
-            std::printf("%s %s:\n", label, module.c_str());
-            for (auto& k : kpis) std::printf("  %-32s %14.4g %s\n", k.name.c_str(), k.value, k.unit.c_str());
-        }
-    };
-    printKpis("baseline", r.baseline);
-    if (r.hasVariant) printKpis("variant", r.variant);
+    std::printf("%s", runSummary(r).c_str());
     if (scenario.modules.empty())
         std::printf("No simulation modules in this scenario: the city was imported and summarised.\n");
     std::printf("Results: %s (kpis.json, manifest.json)\n", fs::absolute(r.outDir).lexically_normal().c_str());
+    if (!options.noReport) {
+        // The results are already written: a failing report only costs the report.
+        try {
+            fs::path report = writeRunReport(scenario, r, ReportOptions{true, options.cacheDir});
+            std::printf("Report: %s\n", fs::absolute(report).lexically_normal().c_str());
+        } catch (const std::exception& e) {
+            std::fprintf(stderr, "warning: report.html not written: %s\n", e.what());
+        }
+    }
     return 0;
 }
 

@@ -20,6 +20,7 @@ struct RunCommandOptions {
     std::filesystem::path outDir;
     int threads = 0;
     bool quiet = false;
+    bool noReport = false; // skip report.html
     std::filesystem::path cacheDir;
 };
 int run(const RunCommandOptions& options);
@@ -65,6 +66,15 @@ struct ViewCommandOptions {
     std::filesystem::path cacheDir;
 };
 int view(const ViewCommandOptions& options);
+
+struct SweepCommandOptions {
+    std::filesystem::path sweep;
+    std::filesystem::path outDir; // default: out/<sweep name> beside the sweep file
+    int threads = 0;              // per run (per MPI rank); 0: all cores
+    bool reportImages = false;
+    std::filesystem::path cacheDir;
+};
+int sweep(const SweepCommandOptions& options);
 
 // Default import cache: $CITYTWIN_CACHE_DIR, else $XDG_CACHE_HOME/citytwin, else ~/.cache/citytwin.
 std::filesystem::path defaultCacheDir();

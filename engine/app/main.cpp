@@ -31,6 +31,7 @@ int main(int argc, char** argv) {
     runCmd->add_option("--out", run.outDir, "output folder (default: the scenario's outputs.dir)");
     runCmd->add_option("--threads", run.threads, "worker threads (default: all cores)")->check(CLI::NonNegativeNumber);
     runCmd->add_flag("--quiet", run.quiet, "no progress bars");
+    runCmd->add_flag("--no-report", run.noReport, "do not write report.html");
 
     ct::app::ImportOptionsCli imp;
     auto* importCmd = cli.add_subcommand("import", "import once into the cache; optionally export the model as GeoPackages");
@@ -69,17 +70,25 @@ int main(int argc, char** argv) {
     viewCmd->add_option("--frames", vw.exitAfterFrames, "close after N frames (tests)")->check(CLI::NonNegativeNumber);
     viewCmd->add_option("--screenshot", vw.screenshot, "with --frames: save the last frame as PNG");
 
+    ct::app::SweepCommandOptions swp;
+    auto* sweepCmd = cli.add_subcommand("sweep", "run a scenario over parameter combinations (resumable; scales out under mpirun)");
+    sweepCmd->add_option("sweep", swp.sweep, "sweep YAML (docs/scale-out.md)")->required();
+    sweepCmd->add_option("--out", swp.outDir, "output folder (default: out/<sweep name> beside the sweep file)");
+    sweepCmd->add_option("--threads", swp.threads, "worker threads per run, per MPI rank (default: all cores)")->check(CLI::NonNegativeNumber);
+    sweepCmd->add_flag("--report-images", swp.reportImages, "draw result maps into each run's report (slower)");
+
     CLI11_PARSE(cli, argc, argv);
     ct::initLogging(logLevel);
     ct::flood::registerFloodModule();
     std::filesystem::path cacheDir = noCache ? std::filesystem::path() : ct::app::defaultCacheDir();
-    info.cacheDir = run.cacheDir = imp.cacheDir = rnd.cacheDir = vw.cacheDir = cacheDir;
+    info.cacheDir = run.cacheDir = imp.cacheDir = rnd.cacheDir = vw.cacheDir = swp.cacheDir = cacheDir;
     try {
         if (*infoCmd) return ct::app::info(info);
         if (*runCmd) return ct::app::run(run);
         if (*importCmd) return ct::app::import(imp);
         if (*renderCmd) return ct::app::render(rnd);
         if (*viewCmd) return ct::app::view(vw);
+        if (*sweepCmd) return ct::app::sweep(swp);
     } catch (const ct::InputError& e) {
         std::fprintf(stderr, "error: %s\n", e.what());
         return 2;

@@ -101,13 +101,12 @@ std::map<std::string, Kpis> runVariant(const Scenario& scenario, const CityModel
     SimulationSession session(scenario, city, v.withEdits, threads);
     if (!session.empty()) {
         Progress bar(v.label, progress);
-        constexpr int chunks = 200;
-        for (int k = 1; k <= chunks; ++k) {
-            double t = scenario.durationS * k / chunks;
+        for (int k = 1; k <= runChunks; ++k) {
+            double t = scenario.durationS * k / runChunks;
             session.advanceTo(t);
             std::string detail = fmt::format("t={:.0f} s", t);
             if (auto s = session.status(); !s.empty()) detail += " " + s;
-            bar.update(static_cast<double>(k) / chunks, detail);
+            bar.update(static_cast<double>(k) / runChunks, detail);
             if (interruptRequested()) {
                 interruptedAtS = t;
                 spdlog::warn("interrupted at t = {:.0f} s: writing the results so far", t);

@@ -31,6 +31,11 @@ Kpis cityKpis(const CityModel& city);
 
 RunResult runScenario(const Scenario& scenario, const RunOptions& options);
 
+// runScenario advances the modules to duration·k/runChunks, k = 1..runChunks (progress and
+// Ctrl-C are checked between chunks). Step-wise callers that want a whole run's numbers bit
+// for bit stop at the same times.
+constexpr int runChunks = 200;
+
 // One variant of a scenario run step by step — what runScenario does per variant, and what the
 // viewer (water spreading as the clock runs) and coupled scripts drive themselves: the
 // scenario's modules created, configured, given the edits (variant only) and started.
