@@ -242,31 +242,6 @@ RasterData readBand(const fs::path& file) {
     return r;
 }
 
-// The colour scale of a result raster, as ui::gridFromRaster chooses it (depth: up to the
-// 95th percentile of wet cells in half metres), but over all given rasters so baseline and
-// variant share one legend.
-render::ColorScale scaleFor(const std::string& stem, const std::vector<const std::vector<float>*>& grids) {
-    std::vector<float> finite;
-    for (auto* g : grids)
-        for (float v : *g)
-            if (std::isfinite(v)) finite.push_back(v);
-    auto percentile = [&](double p) {
-        if (finite.empty()) return 0.0f;
-        size_t k = std::min(finite.size() - 1, size_t(p * double(finite.size() - 1)));
-        std::nth_element(finite.begin(), finite.begin() + long(k), finite.end());
-        return finite[k];
-    };
-    if (stem.find("depth") != std::string::npos) {
-        finite.erase(std::remove_if(finite.begin(), finite.end(), [](float v) { return v <= 0.01f; }),
-                     finite.end());
-        float top = std::clamp(std::ceil(percentile(0.95) * 2) / 2, 0.5f, 5.0f);
-        return {render::ColorMap::Water, 0, top, "Water depth", "m"};
-    }
-    render::ColorScale s{render::ColorMap::Viridis, percentile(0.02), percentile(0.98), stem, ""};
-    if (s.max <= s.min) s.max = s.min + 1;
-    return s;
-}
-
 // A plain top-down picture of a grid: dry cells light grey, nodata white, at most 1280×720.
 Image preview(const RasterData& r, const render::ColorScale& scale, float hideAtOrBelow) {
     double f = std::min(double(pictureWidth) / r.width, double(pictureHeight) / r.height);
@@ -295,28 +270,13 @@ struct MapSource {
     fs::path file;
 };
 
-// The city of the (in-memory) scenario imported and meshed, as ui::loadScene does for a YAML
-// file: the scenario object is what ran (a sweep or Python may have changed it after reading).
-ui::CityScene sceneOf(const Scenario& scenario, const fs::path& cacheDir) {
-    ui::CityScene s;
-    s.scenario = scenario;
-    s.city = importCity(scenario.city, ImportOptions{cacheDir, false});
-    s.mesh = buildCityMesh(s.city, {});
-    Box2 b = s.city.bounds();
-    Vec2 centre = s.city.frame.toWorld(b.empty() ? Vec2(0, 0) : b.center());
-    if (!s.city.frame.crs.empty()) {
-        Vec2 ll = Reprojector(s.city.frame.crs, Crs::fromEpsg(4326)).apply(centre);
-        s.lonDeg = ll.x(), s.latDeg = ll.y();
-    }
-    return s;
-}
-
 // Each map draped over the 3D town (or the town alone when there are none), headless.
 std::vector<Image> renderMaps(const Scenario& scenario, const std::vector<MapSource>& maps,
                               const fs::path& cacheDir, std::string& deviceName) {
     render::VulkanContext ctx(render::ContextOptions{}); // first: fail fast without a device
     deviceName = ctx.deviceName();
-    ui::CityScene scene = sceneOf(scenario, cacheDir);
+    // The scenario object is what ran (a sweep or Python may have changed it after reading).
+    ui::CityScene scene = ui::sceneFromScenario(scenario, {cacheDir, false, {}});
     render::Renderer renderer(ctx, render::OffscreenTarget::colorFormat,
                               VK_IMAGE_LAYOUT_TRANSFER_SRC_OPTIMAL);
     renderer.setCity(scene.mesh, scene.latDeg, scene.lonDeg);
@@ -374,8 +334,8 @@ std::vector<Image> previewMaps(const std::vector<MapSource>& maps) {
         std::vector<const std::vector<float>*> same;
         for (size_t j = 0; j < maps.size(); ++j)
             if (maps[j].file.stem() == maps[i].file.stem()) same.push_back(&rasters[j].values);
-        render::ColorScale scale = scaleFor(stem, same);
-        Image img = preview(rasters[i], scale, stem.find("depth") != std::string::npos ? 0.01f : -INFINITY);
+        ui::ResultStyle style = ui::resultStyle(stem, same);
+        Image img = preview(rasters[i], style.scale, style.hideAtOrBelow);
         img.title = maps[i].title;
         img.caption = fmt::format("Top view of {} (north up; one block per grid cell; grey: dry).",
                                   maps[i].file.filename().string());

@@ -940,4 +940,73 @@ CityModel importCity(const CityConfig& config, const ImportOptions& options) {
 
 bool lastImportFromCache() { return g_lastFromCache; }
 
+namespace {
+// Which kind of city layer a GIS layer is, from its name, else its geometry.
+std::string layerKind(OGRLayer& layer) {
+    std::string n = layer.GetName();
+    for (char& c : n) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    auto has = [&](std::initializer_list<const char*> words) {
+        for (auto* w : words)
+            if (n.find(w) != std::string::npos) return true;
+        return false;
+    };
+    if (has({"building", "gebaeude", "bldg"})) return "buildings";
+    if (has({"road", "street", "strasse", "highway"})) return "roads";
+    if (has({"water", "river", "gewaesser"})) return "water";
+    if (has({"landuse", "land_use", "nutzung", "landcover"})) return "landuse";
+    switch (wkbFlatten(layer.GetGeomType())) {
+    case wkbPolygon:
+    case wkbMultiPolygon: return "buildings";
+    case wkbLineString:
+    case wkbMultiLineString: return "roads";
+    default: return "";
+    }
+}
+
+} // namespace
+
+CityConfig cityConfigFromFiles(const std::vector<fs::path>& files, const std::string& assumeCrs) {
+    CityConfig c;
+    c.assumeCrs = assumeCrs;
+    for (const auto& f : files) {
+        if (f.extension() == ".yaml" || f.extension() == ".yml")
+            throw InputError("a scenario YAML cannot be mixed with GIS files", f.string());
+        if (gis::isCityGml(f)) {
+            c.buildings.push_back({f, "", ""});
+            continue;
+        }
+        std::unique_ptr<gis::VectorFile> vf;
+        try {
+            vf = std::make_unique<gis::VectorFile>(f);
+        } catch (const InputError&) {
+            if (!fs::is_regular_file(f) || fs::file_size(f) == 0) throw; // missing or empty
+            try {
+                gis::openDataset(f, GDAL_OF_RASTER);
+            } catch (const InputError&) {
+                throw InputError("cannot open as GIS data: neither a vector nor a raster format GDAL reads",
+                                 f.string(),
+                                 "vector: GeoPackage, GeoJSON, Shapefile, FlatGeobuf, OSM XML/PBF, CityGML; "
+                                 "raster: GeoTIFF, ASCII grid, XYZ, SRTM .hgt");
+            }
+            c.terrain.push_back(f);
+            continue;
+        }
+        if (vf->isOsm()) {
+            if (!c.osm.empty()) throw InputError("more than one OSM file", f.string());
+            c.osm = f;
+            continue;
+        }
+        for (int i = 0; i < vf->layerCount(); ++i) {
+            OGRLayer& l = vf->layer(i);
+            std::string kind = layerKind(l);
+            LayerSource src{f, l.GetName(), ""};
+            if (kind == "buildings") c.buildings.push_back(src);
+            else if (kind == "roads") c.roads.push_back(src);
+            else if (kind == "landuse") c.landuse.push_back(src);
+            else if (kind == "water") c.water.push_back(src);
+        }
+    }
+    return c;
+}
+
 } // namespace ct

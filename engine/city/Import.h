@@ -44,6 +44,12 @@ struct ImportOptions {
     bool progress = true;
 };
 
+// A city config from loose GIS files, the kind of each guessed: CityGML and polygon layers
+// are buildings, lines roads, a layer's name decides where it says what it is (building,
+// strasse, gewaesser, nutzung...), an OSM file feeds every layer, rasters are terrain tiles.
+// Throws InputError naming a file that is missing, empty or not GIS data.
+CityConfig cityConfigFromFiles(const std::vector<std::filesystem::path>& files, const std::string& assumeCrs = {});
+
 // Imports the city; throws InputError for unusable input (missing file, no CRS...), counts and
 // skips bad features. With a cache dir, a second import of unchanged files loads the cache.
 CityModel importCity(const CityConfig& config, const ImportOptions& options = {});

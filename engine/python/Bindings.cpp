@@ -136,60 +136,6 @@ bool isYamlPath(const fs::path& p) {
     return e == ".yaml" || e == ".yml";
 }
 
-// A city from loose GIS files, with the rules of `citytwin info FILES`: CityGML and polygon
-// layers are buildings, lines roads, layer names decide where they say what they are, OSM
-// files feed every layer, rasters are terrain tiles.
-CityConfig configFromFiles(const std::vector<fs::path>& files) {
-    CityConfig c;
-    for (const auto& f : files) {
-        if (isYamlPath(f)) throw InputError("a scenario YAML cannot be mixed with GIS files", f.string());
-        if (gis::isCityGml(f)) {
-            c.buildings.push_back({f, "", ""});
-            continue;
-        }
-        std::unique_ptr<gis::VectorFile> vf;
-        try {
-            vf = std::make_unique<gis::VectorFile>(f);
-        } catch (const InputError&) {
-            if (!fs::is_regular_file(f) || fs::file_size(f) == 0) throw; // missing or empty
-            gis::openDataset(f, GDAL_OF_RASTER); // throws, naming the file, if not a raster either
-            c.terrain.push_back(f);
-            continue;
-        }
-        if (vf->isOsm()) {
-            if (!c.osm.empty()) throw InputError("more than one OSM file", f.string());
-            c.osm = f;
-            continue;
-        }
-        for (int i = 0; i < vf->layerCount(); ++i) {
-            OGRLayer& l = vf->layer(i);
-            std::string n = l.GetName();
-            for (char& ch : n)
-                ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
-            auto has = [&](std::initializer_list<const char*> words) {
-                for (auto* w : words)
-                    if (n.find(w) != std::string::npos) return true;
-                return false;
-            };
-            LayerSource src{f, l.GetName(), ""};
-            auto geom = wkbFlatten(l.GetGeomType());
-            if (has({"building", "gebaeude", "bldg"}))
-                c.buildings.push_back(src);
-            else if (has({"road", "street", "strasse", "highway"}))
-                c.roads.push_back(src);
-            else if (has({"water", "river", "gewaesser"}))
-                c.water.push_back(src);
-            else if (has({"landuse", "land_use", "nutzung", "landcover"}))
-                c.landuse.push_back(src);
-            else if (geom == wkbPolygon || geom == wkbMultiPolygon)
-                c.buildings.push_back(src);
-            else if (geom == wkbLineString || geom == wkbMultiLineString)
-                c.roads.push_back(src);
-        }
-    }
-    return c;
-}
-
 fs::path toPath(pyb::handle h) {
     return pyb::module_::import("os").attr("fspath")(h).cast<std::string>();
 }
@@ -677,10 +623,10 @@ PYBIND11_MODULE(citytwin, m) {
                 std::vector<fs::path> files;
                 for (auto f : input)
                     files.push_back(toPath(f));
-                config = configFromFiles(files);
+                config = cityConfigFromFiles(files);
             } else {
                 fs::path p = toPath(input);
-                config = isYamlPath(p) ? Scenario::fromYaml(p).city : configFromFiles({p});
+                config = isYamlPath(p) ? Scenario::fromYaml(p).city : cityConfigFromFiles({p});
             }
             if (!assumeCrs.is_none()) config.assumeCrs = assumeCrs.cast<std::string>();
             fs::path cache = optionalPath(cacheDir);

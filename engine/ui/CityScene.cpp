@@ -7,6 +7,7 @@
 #include <chrono>
 #include <cmath>
 #include <fmt/format.h>
+#include <limits>
 
 namespace ct::ui {
 
@@ -23,8 +24,12 @@ double seconds(std::chrono::steady_clock::time_point since) {
 } // namespace
 
 CityScene loadScene(const fs::path& scenarioYaml, const SceneOptions& options) {
+    return sceneFromScenario(Scenario::fromYaml(scenarioYaml), options);
+}
+
+CityScene sceneFromScenario(Scenario scenario, const SceneOptions& options) {
     CityScene s;
-    s.scenario = Scenario::fromYaml(scenarioYaml);
+    s.scenario = std::move(scenario);
     auto t0 = std::chrono::steady_clock::now();
     s.city = importCity(s.scenario.city, ImportOptions{options.cacheDir, options.progress});
     s.importSeconds = seconds(t0);
@@ -125,6 +130,39 @@ render::ValueOverlay roadValues(const CityModel& city, const std::string& attrib
     return o;
 }
 
+ResultStyle resultStyle(const std::string& stem, const std::vector<const std::vector<float>*>& grids) {
+    std::string n = lower(stem);
+    std::vector<float> finite;
+    for (auto* g : grids)
+        for (float v : *g)
+            if (std::isfinite(v)) finite.push_back(v);
+    auto percentile = [&](double p) {
+        if (finite.empty()) return 0.0f;
+        size_t k = std::min(finite.size() - 1, size_t(p * double(finite.size() - 1)));
+        std::nth_element(finite.begin(), finite.begin() + long(k), finite.end());
+        return finite[k];
+    };
+    const float none = -std::numeric_limits<float>::infinity();
+    if (n.find("depth") != std::string::npos) {
+        // Up to the 95th percentile of wet cells, in half metres (0.5 to 5 m): heavy rain
+        // gets a fine scale, a river flood a coarse one.
+        finite.erase(std::remove_if(finite.begin(), finite.end(), [](float v) { return v <= 0.01f; }), finite.end());
+        float top = std::clamp(std::ceil(percentile(0.95) * 2) / 2, 0.5f, 5.0f);
+        return {{render::ColorMap::Water, 0, top, "Water depth", "m"}, 0.01f}; // dry stays clear
+    }
+    if (n.find("velocity") != std::string::npos || n.find("speed") != std::string::npos)
+        return {{render::ColorMap::Viridis, 0, 2.0f, "Flow velocity", "m/s"}, 0.01f};
+    if (n.find("hazard") != std::string::npos) // below 0.5: not even "low hazard" (DEFRA FD2320)
+        return {{render::ColorMap::Inferno, 0, 2.5f, "Flood hazard rating", ""}, 0.5f};
+    if (n.find("arrival") != std::string::npos) {
+        float hi = percentile(0.98);
+        return {{render::ColorMap::Viridis, 0, hi > 0 ? hi : 60, "Arrival time", "min"}, none};
+    }
+    render::ColorScale s{render::ColorMap::Viridis, percentile(0.02), percentile(0.98), stem, ""};
+    if (s.max <= s.min) s.max = s.min + 1;
+    return {s, none};
+}
+
 render::GridOverlay gridFromRaster(const fs::path& file, const CityModel& city) {
     if (!fs::exists(file)) throw InputError("raster not found", file.string(), "give the path of a GeoTIFF, e.g. out/flood/max_depth.tif");
     gis::RasterGrid g = gis::readRaster({file}, &city.frame.crs, city.frame.crs);
@@ -138,37 +176,12 @@ render::GridOverlay gridFromRaster(const fs::path& file, const CityModel& city) 
     if (std::abs(g.cellX - g.cellY) > 1e-6 * g.cellX)
         throw InputError("raster cells are not square", file.string(), "warp it to square cells first (gdalwarp -tr)");
     o.values = std::move(g.values);
-    std::string n = lower(file.stem().string());
-    std::vector<float> finite;
-    for (float v : o.values)
-        if (std::isfinite(v)) finite.push_back(v);
-    auto percentile = [&](double p) {
-        if (finite.empty()) return 0.0f;
-        size_t k = std::min(finite.size() - 1, size_t(p * double(finite.size() - 1)));
-        std::nth_element(finite.begin(), finite.begin() + long(k), finite.end());
-        return finite[k];
-    };
-    if (n.find("depth") != std::string::npos) {
-        // Up to the 95th percentile of wet cells, in half metres (0.5 to 5 m): heavy rain
-        // gets a fine scale, a river flood a coarse one.
-        finite.erase(std::remove_if(finite.begin(), finite.end(), [](float v) { return v <= 0.01f; }), finite.end());
-        float top = std::clamp(std::ceil(percentile(0.95) * 2) / 2, 0.5f, 5.0f);
-        o.scale = {render::ColorMap::Water, 0, top, "Water depth", "m"};
-        o.hideAtOrBelow = 0.01f; // dry
-    } else if (n.find("velocity") != std::string::npos || n.find("speed") != std::string::npos) {
-        o.scale = {render::ColorMap::Viridis, 0, 2.0f, "Flow velocity", "m/s"};
-        o.hideAtOrBelow = 0.01f;
-    } else if (n.find("hazard") != std::string::npos) {
-        o.scale = {render::ColorMap::Inferno, 0, 2.5f, "Flood hazard rating", ""};
-        o.hideAtOrBelow = 0.5f; // below "low hazard" (DEFRA FD2320)
-    } else if (n.find("arrival") != std::string::npos) {
-        float hi = percentile(0.98);
-        o.scale = {render::ColorMap::Viridis, 0, hi > 0 ? hi / 60 : 60, "Arrival time", "min"};
+    std::string stem = file.stem().string();
+    if (lower(stem).find("arrival") != std::string::npos)
         for (float& v : o.values) v /= 60; // seconds → minutes
-    } else {
-        o.scale = {render::ColorMap::Viridis, percentile(0.02), percentile(0.98), file.stem().string(), ""};
-        if (o.scale.max <= o.scale.min) o.scale.max = o.scale.min + 1;
-    }
+    ResultStyle style = resultStyle(stem, {&o.values});
+    o.scale = style.scale;
+    o.hideAtOrBelow = style.hideAtOrBelow;
     return o;
 }
 

@@ -28,6 +28,8 @@ struct CityScene {
 };
 
 CityScene loadScene(const std::filesystem::path& scenarioYaml, const SceneOptions& options);
+// The same for a scenario already read (and maybe changed in memory: sweeps, Python).
+CityScene sceneFromScenario(Scenario scenario, const SceneOptions& options);
 
 // The whole city from the south-south-west.
 render::Camera overviewCamera(const CityScene& scene, double aspect);
@@ -42,6 +44,16 @@ render::Camera lookAt(const Vec3& target, double distance, double yawDeg = 20, d
 render::ValueOverlay buildingValues(const CityModel& city, const std::string& attribute);
 // Road colours by speed limit or lanes: speed, lanes.
 render::ValueOverlay roadValues(const CityModel& city, const std::string& attribute);
+
+// How a result raster named `stem` (max_depth, max_velocity, max_hazard, arrival_time in
+// minutes, anything else) is coloured: the colour scale from its values — several grids share
+// one scale, so baseline and variant read alike — and the value at or below which nothing is
+// drawn (dry).
+struct ResultStyle {
+    render::ColorScale scale;
+    float hideAtOrBelow;
+};
+ResultStyle resultStyle(const std::string& stem, const std::vector<const std::vector<float>*>& grids);
 
 // A result raster (e.g. flood/max_depth.tif) as a grid draped on the terrain, reprojected into
 // the city's frame; colour map and range chosen from its name (depth, velocity, hazard,
