@@ -151,6 +151,18 @@ TEST_F(FloodScenario, RainFillsAClosedBasinToTheAnalyticDepth) {
     EXPECT_TRUE(std::isnan(arrival));
 }
 
+TEST_F(FloodScenario, RainFactorScalesTheRain) {
+    // A block design storm of 8 mm × factor 1.5 on the closed lossless basin: 12 mm of water.
+    json k = runYaml("name: factor\ncity: {terrain: dem.tif, buildings: b.gpkg}\ntime: {duration: 1200s}\n"
+                     "modules:\n  flood:\n    rain: {design_storm: {type: block, duration: 600s, depth_mm: 8}, factor: 1.5}\n"
+                     "    gauges: [{name: P, at: [482020, 5730020]}]\n",
+                     "factor");
+    const auto& f = k["baseline"]["flood"];
+    const double wetArea = 200.0 * 100.0 - 20.0 * 20.0;
+    EXPECT_NEAR(f["rain_volume"]["value"].get<double>(), 0.012 * wetArea, 1e-6 * wetArea);
+    EXPECT_NEAR(f["gauge_P_max_depth"]["value"].get<double>(), 0.012, 1e-5);
+}
+
 TEST_F(FloodScenario, BarrierKeepsTheFarSideDry) {
     // Inflow at the west end; a 2 m wall across the basin at x = 60 m. Baseline: water spreads
     // everywhere (400 m³ over 19,600 m² ≈ 2 cm); variant: the wall holds it all west of x = 60.
@@ -192,6 +204,7 @@ TEST_F(FloodScenario, BadFloodInputNamesTheProblem) {
         EXPECT_NE(r.err.find(text), std::string::npos) << r.err;
     };
     expectError("    rain: {intensity_mm_h: -5}\n", "must not be negative");
+    expectError("    rain: {intensity_mm_h: 5, factor: -1}\n", "must not be negative");
     expectError("    inflows: [{at: [482005, 5730050], hydrograph: [[100, 1], [50, 2]]}]\n", "not sorted");
     expectError("    inflows: [{at: [1, 2], hydrograph: [[0, 1]]}]\n", "outside the flood grid");
     expectError("    schem: hllc\n", "unknown key 'schem'");

@@ -328,7 +328,7 @@ void FloodModule::configure(const YAML::Node& block, const std::string& whereIn,
         }
     }
     if (auto r = b["rain"]) {
-        y.keys(r, "rain", {"intensity_mm_h", "duration", "hyetograph", "design_storm"});
+        y.keys(r, "rain", {"intensity_mm_h", "duration", "hyetograph", "design_storm", "factor"});
         if (r["intensity_mm_h"]) {
             double mmh = y.number(r["intensity_mm_h"], "intensity_mm_h");
             if (mmh < 0) y.fail(r["intensity_mm_h"], "rain intensity must not be negative");
@@ -370,6 +370,13 @@ void FloodModule::configure(const YAML::Node& block, const std::string& whereIn,
             for (size_t k = 1; k <= hy.intensityMps.size(); ++k) rainBreaks.push_back(k * hy.intervalS);
             auto hp = std::make_shared<Hyetograph>(hy);
             rain = [hp](double t) { return hp->at(t); };
+        }
+        // A multiplier on whichever rain is given: a climate-change allowance (e.g. 1.2), or
+        // the rain-intensity axis of a sweep.
+        if (r["factor"]) {
+            double f = y.number(r["factor"], "factor");
+            if (f < 0) y.fail(r["factor"], "rain factor must not be negative");
+            if (rain) rain = [f, inner = rain](double t) { return f * inner(t); };
         }
     }
     if (auto l = b["losses"]) {
