@@ -376,9 +376,17 @@ PYBIND11_MODULE(citytwin, m) {
                 d["centroid_x"] = column<double>(cx);
                 d["centroid_y"] = column<double>(cy);
                 d["parts"] = column<int32_t>(parts);
+                // The source attributes each building came with, as text (one list per field).
+                pyb::dict attributes;
+                for (size_t k = 0; k < b.attributes.names.size(); ++k) {
+                    const auto& col = b.attributes.columns[k];
+                    attributes[pyb::str(b.attributes.names[k])] =
+                        strings(b.size(), [&](size_t i) { return i < col.size() ? col[i] : std::string(); });
+                }
+                d["attributes"] = attributes;
                 return d;
             },
-            "Dict of columns, one row per building (copies).")
+            "Dict of columns, one row per building (copies); 'attributes' holds the source fields.")
         .def(
             "footprint",
             [](const CityModel& c, size_t i, size_t part) {
@@ -583,6 +591,20 @@ PYBIND11_MODULE(citytwin, m) {
                                    // A copy: the session's city must stay as it is while it runs.
                                    return std::make_shared<CityModel>(s.city);
                                })
+        .def(
+            "apply_edit",
+            [](PySimulation& s, const pyb::dict& edit) {
+                // The same keys as an entry under the scenario's edits: (docs/flood.md).
+                if (!edit.contains("type")) throw InputError("an edit needs a type", "apply_edit", "e.g. {'type': 'barrier', ...}");
+                Edit e;
+                e.type = pyb::str(edit["type"]);
+                e.spec = YAML::Load(py::toYamlText(edit));
+                e.where = fmt::format("apply_edit at t = {:.0f} s", s.session->time());
+                std::lock_guard lock(s.busy);
+                s.session->applyEdit(e);
+            },
+            "edit"_a,
+            "A what-if edit (a dict like an entry under edits: in a scenario) taking effect now.")
         .def(
             "snapshot",
             [](PySimulation& s) {

@@ -52,6 +52,8 @@ public:
     // Reads the module's YAML block; throws InputError naming `where` for bad values.
     virtual void configure(const YAML::Node& block, const std::string& where, const CityModel& city) = 0;
     virtual bool handlesEdit(const std::string& type) const = 0;
+    // Before start(): part of the variant from the beginning. After start() (step-wise
+    // control): takes effect from the current time on.
     virtual void applyEdit(const Edit& edit) = 0;
     virtual void start(const RunContext& context) = 0;
     // Simulates up to `timeS` seconds after the scenario start.

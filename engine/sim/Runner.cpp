@@ -158,6 +158,18 @@ void SimulationSession::advanceTo(double timeS) {
     timeS_ = timeS;
 }
 
+void SimulationSession::applyEdit(const Edit& edit) {
+    bool handled = false;
+    for (auto& [_, m] : modules_)
+        if (m->handlesEdit(edit.type)) {
+            m->applyEdit(edit);
+            handled = true;
+        }
+    if (!handled)
+        throw InputError("edit type '" + edit.type + "' is not handled by any module of this scenario", edit.where,
+                         "check the spelling, or add the module that handles it under modules:");
+}
+
 std::vector<std::shared_ptr<const Snapshot>> SimulationSession::snapshots() const {
     std::vector<std::shared_ptr<const Snapshot>> out;
     for (auto& [_, m] : modules_) out.push_back(m->snapshot());

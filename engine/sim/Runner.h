@@ -52,6 +52,10 @@ public:
     double time() const { return timeS_; }
     bool finished() const { return timeS_ >= scenario_.durationS; }
     bool empty() const { return modules_.empty(); }
+    // A what-if edit made now, while the run goes on (coupling, the viewer): the module that
+    // handles its type changes its running state. InputError if no module handles it or a
+    // value is bad.
+    void applyEdit(const Edit& edit);
     // Latest state of every module, for drawing.
     std::vector<std::shared_ptr<const Snapshot>> snapshots() const;
     // Progress-bar text of every module ("dt=0.4 s wet=12000 ...").

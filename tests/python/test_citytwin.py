@@ -88,6 +88,9 @@ class LoadCity(unittest.TestCase):
             self.assertAlmostEqual(float(b["height"][i]), feature["height"], places=4)
             self.assertEqual(int(b["levels"][i]), feature["levels"])
             self.assertEqual(int(b["year"][i]), feature["year_built"])
+            # The source attributes, as the file has them (text).
+            self.assertEqual(b["attributes"]["use"][i], feature["use"])
+            self.assertEqual(b["attributes"]["id"][i], feature["id"])
             # The footprint's outer ring in the CRS: same area (shoelace) as OGR's outer ring;
             # the footprint area (holes subtracted) as OGR's polygon area.
             if i % 250 == 0:
@@ -233,6 +236,36 @@ class StepWise(unittest.TestCase):
             m = whole.flood.max_depth.values
             ok = np.isnan(m) | (last <= m + 1e-6)
             self.assertTrue(np.all(ok))
+
+
+    def test_an_edit_made_while_running(self):
+        # The scenario's edit (double sewer capacity in the old town) given to a running
+        # baseline at t = 0 gives exactly the variant of a whole run; given halfway, the
+        # flooding lies between baseline and variant (more drainage for half the time).
+        with tempfile.TemporaryDirectory() as tmp:
+            whole = citytwin.Scenario.from_yaml(small_flood_yaml(tmp, duration="20min")).run(out=os.path.join(tmp, "whole"))
+            edit = citytwin.Scenario.from_yaml(small_flood_yaml(tmp, duration="20min")).to_dict()["edits"][0]
+            plain = citytwin.Scenario.from_yaml(small_flood_yaml(tmp, duration="20min", edits=False))
+
+            at_start = plain.start(threads=1)
+            at_start.apply_edit(edit)
+            at_start.step(plain.duration_s)
+            self.assertEqual(at_start.write_outputs(os.path.join(tmp, "at-start")), whole.kpis["variant"])
+
+            halfway = plain.start(threads=1)
+            halfway.step(plain.duration_s / 2)
+            halfway.apply_edit(edit)
+            halfway.step(plain.duration_s / 2)
+            mid = halfway.write_outputs(os.path.join(tmp, "halfway"))["flood"]
+            base, variant = whole.kpis["baseline"]["flood"], whole.kpis["variant"]["flood"]
+            for kpi in ("loss_volume", "flooded_area"):
+                lo, hi = sorted((base[kpi]["value"], variant[kpi]["value"]))
+                self.assertGreaterEqual(mid[kpi]["value"], lo, kpi)
+                self.assertLessEqual(mid[kpi]["value"], hi, kpi)
+            self.assertNotEqual(mid["loss_volume"]["value"], base["loss_volume"]["value"])
+
+            with self.assertRaises(citytwin.InputError):
+                halfway.apply_edit({"type": "teleport"})
 
 
 class BadInput(unittest.TestCase):

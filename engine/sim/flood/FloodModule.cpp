@@ -125,6 +125,8 @@ public:
                type == "inflow";
     }
     void applyEdit(const Edit& edit) override;
+    float lossRateAt(size_t cell) const;
+    void applyToRunningSolver(const std::string& type);
     void start(const RunContext& context) override;
     void advance(double timeS) override;
     std::shared_ptr<const Snapshot> snapshot() const override;
@@ -163,6 +165,7 @@ private:
         std::vector<double> ts, qs;
     };
     InflowSpec readInflow(const Yaml& y, const YAML::Node& in, const std::string& defaultName) const;
+    void addInflow(const InflowSpec& inflow);
     std::vector<InflowSpec> inflowSpecs;
     std::vector<std::pair<std::vector<Vec2>, double>> initialLevels; // polygon, level
     std::vector<Gauge> gauges;
@@ -185,6 +188,7 @@ private:
     std::vector<std::pair<std::vector<Vec2>, double>> lowers;   // polygon, depth
     std::vector<std::vector<Vec2>> unseals;
     std::vector<std::pair<std::vector<Vec2>, double>> drainageEdits; // polygon, mm/h
+    std::vector<float> sealedNow, drainageNow; // per cell after the edits (kept for mid-run edits)
 
     std::unique_ptr<FloodSolver> solver;
     std::vector<float> sealed;                 // sealed share per cell
@@ -565,13 +569,82 @@ void FloodModule::applyEdit(const Edit& edit) {
         y.keys(e, "inflow", {"type", "name", "at", "line", "hydrograph"});
         inflowSpecs.push_back(readInflow(y, e, "edit inflow"));
     }
+    if (solver) applyToRunningSolver(edit.type);
+}
+
+// A point inflow goes into its cell; a line inflow is shared by the open cells across the channel.
+void FloodModule::addInflow(const InflowSpec& sp) {
+    auto index = [&](int i, int j) { return static_cast<size_t>(j) * spec.nx + i; };
+    std::vector<std::pair<int, int>> cells;
+    if (sp.line.empty()) {
+        int i, j;
+        cellOf(sp.local, i, j);
+        cells.emplace_back(i, j);
+    } else {
+        forCellsOnLine(sp.line, 0.0, [&](int i, int j) {
+            if (!solver->blocked()[index(i, j)]) cells.emplace_back(i, j);
+        });
+    }
+    for (auto [i, j] : cells) {
+        PointInflow p{sp.name, i, j, sp.ts, sp.qs};
+        for (double& q : p.flowM3s) q /= static_cast<double>(cells.size());
+        solver->addInflow(p);
+    }
+}
+
+float FloodModule::lossRateAt(size_t c) const {
+    return static_cast<float>((drainageNow[c] * sealedNow[c] + infiltrationMmH * (1 - sealedNow[c])) * kMmPerHour);
+}
+
+// An edit made while the simulation runs (step-wise control: viewer, Python coupling) changes
+// the running solver from now on, as start() would have from the beginning: the ground under
+// a barrier rises (water standing there stays on top: no volume is made or lost), a basin is
+// dug, losses change, an inflow or a breach is added. The edit was just appended to its list.
+void FloodModule::applyToRunningSolver(const std::string& type) {
+    auto index = [&](int i, int j) { return static_cast<size_t>(j) * spec.nx + i; };
+    auto& bed = solver->bedM();
+    auto& loss = solver->lossRateMps();
+    if (type == "barrier") {
+        const Barrier& b = barriers.back();
+        std::vector<float> before = bed;
+        forCellsOnLine(b.line, b.widthM, [&](int i, int j) {
+            size_t c = index(i, j);
+            bed[c] = std::max(bed[c], before[c] + static_cast<float>(b.heightM));
+        });
+    } else if (type == "lower") {
+        auto& [ring, depth] = lowers.back();
+        forCellsInPolygon(ring, [&](int i, int j) { bed[index(i, j)] -= static_cast<float>(depth); });
+    } else if (type == "unseal") {
+        forCellsInPolygon(unseals.back(), [&](int i, int j) {
+            size_t c = index(i, j);
+            sealedNow[c] = 0;
+            loss[c] = lossRateAt(c);
+        });
+    } else if (type == "drainage") {
+        auto& [ring, rate] = drainageEdits.back();
+        forCellsInPolygon(ring, [&](int i, int j) {
+            size_t c = index(i, j);
+            drainageNow[c] = static_cast<float>(rate);
+            loss[c] = lossRateAt(c);
+        });
+    } else if (type == "breach") {
+        Breach& br = breaches.back();
+        br.atS = std::max(br.atS, solver->time());
+        forCellsOnLine(br.line, br.widthM, [&](int i, int j) {
+            br.cells.push_back(index(i, j));
+            br.bedBefore.push_back(bedInitial[index(i, j)]); // back to the ground without barriers
+        });
+    } else if (type == "inflow") {
+        addInflow(inflowSpecs.back());
+    }
 }
 
 void FloodModule::start(const RunContext&) {
     solver = std::make_unique<FloodSolver>(spec, options);
     std::vector<float> bed = bedInitial;
-    std::vector<float> sealedNow = sealed;
-    std::vector<float> drainage(bed.size(), static_cast<float>(drainageMmH));
+    sealedNow = sealed;
+    drainageNow.assign(bed.size(), static_cast<float>(drainageMmH));
+    std::vector<float>& drainage = drainageNow;
     auto index = [&](int i, int j) { return static_cast<size_t>(j) * spec.nx + i; };
     for (auto& [ring, depth] : lowers) forCellsInPolygon(ring, [&](int i, int j) { bed[index(i, j)] -= static_cast<float>(depth); });
     for (auto& ring : unseals) forCellsInPolygon(ring, [&](int i, int j) { sealedNow[index(i, j)] = 0; });
@@ -605,8 +678,7 @@ void FloodModule::start(const RunContext&) {
             solver->bedM()[c] += static_cast<float>(buildingRaiseM > 0 ? buildingRaiseM : city->buildings.heightM[static_cast<size_t>(k)]);
     }
     auto& loss = solver->lossRateMps();
-    for (size_t c = 0; c < loss.size(); ++c)
-        loss[c] = static_cast<float>((drainage[c] * sealedNow[c] + infiltrationMmH * (1 - sealedNow[c])) * kMmPerHour);
+    for (size_t c = 0; c < loss.size(); ++c) loss[c] = lossRateAt(c);
     auto& h = solver->depthM();
     for (auto& [ring, level] : initialLevels)
         forCellsInPolygon(ring, [&](int i, int j) {
@@ -621,23 +693,7 @@ void FloodModule::start(const RunContext&) {
         solver->setGreenAmpt(std::move(ks), std::move(psiDt));
     }
     if (rain) solver->setRain(rain, rainBreaks);
-    for (auto& s : inflowSpecs) {
-        std::vector<std::pair<int, int>> cells;
-        if (s.line.empty()) {
-            int i, j;
-            cellOf(s.local, i, j);
-            cells.emplace_back(i, j);
-        } else {
-            forCellsOnLine(s.line, 0.0, [&](int i, int j) {
-                if (!solver->blocked()[index(i, j)]) cells.emplace_back(i, j);
-            });
-        }
-        for (auto [i, j] : cells) {
-            PointInflow p{s.name, i, j, s.ts, s.qs};
-            for (double& q : p.flowM3s) q /= static_cast<double>(cells.size());
-            solver->addInflow(p);
-        }
-    }
+    for (auto& s : inflowSpecs) addInflow(s);
     for (auto& g : gauges) g.maxDepth = 0;
     gaugeRows.clear();
     balanceRows.clear();
