@@ -30,7 +30,6 @@ base = scenario.to_dict()
 base["time"]["duration"] = "30min"
 base["modules"]["flood"]["cell_size"] = 8
 base.pop("edits")  # each case is its own baseline; drainage is the parameter here
-depths = base["modules"]["flood"]["rain"]["design_storm"]["depths_mm"]
 
 factors, drainages = [0.5, 1.0, 1.5], [20, 40]
 area = np.zeros((len(factors), len(drainages)))
@@ -38,7 +37,7 @@ for i, factor in enumerate(factors):
     for j, drainage in enumerate(drainages):
         d = copy.deepcopy(base)
         d["name"] = f"rain-x{factor}-drainage-{drainage}"
-        d["modules"]["flood"]["rain"]["design_storm"]["depths_mm"] = {k: v * factor for k, v in depths.items()}
+        d["modules"]["flood"]["rain"]["factor"] = factor  # scales the design storm
         d["modules"]["flood"]["losses"]["drainage_mm_h"] = drainage
         result = citytwin.Scenario.from_dict(d).run(out=os.path.join(out, d["name"]))
         kpis = result.kpis["baseline"]["flood"]
