@@ -91,6 +91,20 @@ static std::string slurp(const fs::path& p) {
     return ss.str();
 }
 
+void writeDem(const fs::path& file, int nx, int ny, double cell, double west, double south,
+              const std::vector<float>& heights) {
+    gis::initGdal();
+    GDALDriver* tif = GetGDALDriverManager()->GetDriverByName("GTiff");
+    GDALDatasetUniquePtr ds(tif->Create(file.c_str(), nx, ny, 1, GDT_Float32, nullptr));
+    if (!ds) throw std::runtime_error("cannot create " + file.string());
+    double gt[6] = {west, cell, 0, south + ny * cell, 0, -cell};
+    OGRSpatialReference srs;
+    srs.importFromEPSG(25832);
+    if (ds->SetGeoTransform(gt) != CE_None || ds->SetSpatialRef(&srs) != CE_None ||
+        ds->GetRasterBand(1)->RasterIO(GF_Write, 0, 0, nx, ny, const_cast<float*>(heights.data()), nx, ny, GDT_Float32, 0, 0) != CE_None)
+        throw std::runtime_error("cannot write " + file.string());
+}
+
 Terrain flatTerrain(int cells, double cellSize, float z) {
     Terrain t;
     t.width = t.height = cells;

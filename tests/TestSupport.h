@@ -48,6 +48,11 @@ void reportFigure(const std::string& tag, const std::string& key, double value);
 void writeValidationCsv(const std::string& name, const std::string& header,
                         const std::vector<std::vector<double>>& rows);
 
+// A Float32 GeoTIFF DEM in EPSG:25832 written by GDAL: nx × ny cells of `cell` metres, the
+// south-west corner at (west, south); `heights` row by row from the north.
+void writeDem(const std::filesystem::path& file, int nx, int ny, double cell, double west, double south,
+              const std::vector<float>& heights);
+
 // A flat terrain of cells × cells square cells centred on the local origin, at height z.
 Terrain flatTerrain(int cells, double cellSize, float z);
 

@@ -84,16 +84,7 @@ TEST(FloodBoundary, OpenBoundaryOnlyLetsWaterOut) {
 const double E0 = 482000, N0 = 5730000;
 
 void writeFlatDem(const fs::path& file, int nx, int ny, double cell, float height) {
-    gis::initGdal();
-    GDALDriver* tif = GetGDALDriverManager()->GetDriverByName("GTiff");
-    GDALDatasetUniquePtr ds(tif->Create(file.c_str(), nx, ny, 1, GDT_Float32, nullptr));
-    double gt[6] = {E0, cell, 0, N0 + ny * cell, 0, -cell};
-    ASSERT_EQ(ds->SetGeoTransform(gt), CE_None);
-    OGRSpatialReference srs;
-    srs.importFromEPSG(25832);
-    ASSERT_EQ(ds->SetSpatialRef(&srs), CE_None);
-    std::vector<float> v(static_cast<size_t>(nx) * ny, height);
-    ASSERT_EQ(ds->GetRasterBand(1)->RasterIO(GF_Write, 0, 0, nx, ny, v.data(), nx, ny, GDT_Float32, 0, 0), CE_None);
+    writeDem(file, nx, ny, cell, E0, N0, std::vector<float>(static_cast<size_t>(nx) * ny, height));
 }
 
 class FloodScenario : public ::testing::Test {

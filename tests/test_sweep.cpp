@@ -30,25 +30,15 @@ const double E0 = 482000, N0 = 5730000;
 // A 150 × 100 m valley (5 m cells, EPSG:25832): slopes down to a channel along y = 50 m and
 // gently to the east, so rain runs off, pools and leaves through the open boundary.
 void writeValleyDem(const fs::path& file) {
-    gis::initGdal();
     const int nx = 30, ny = 20;
     const double cell = 5;
-    GDALDriver* tif = GetGDALDriverManager()->GetDriverByName("GTiff");
-    GDALDatasetUniquePtr ds(tif->Create(file.c_str(), nx, ny, 1, GDT_Float32, nullptr));
-    double gt[6] = {E0, cell, 0, N0 + ny * cell, 0, -cell};
-    ASSERT_EQ(ds->SetGeoTransform(gt), CE_None);
-    OGRSpatialReference srs;
-    srs.importFromEPSG(25832);
-    ASSERT_EQ(ds->SetSpatialRef(&srs), CE_None);
     std::vector<float> z(static_cast<size_t>(nx) * ny);
     for (int j = 0; j < ny; ++j)
         for (int i = 0; i < nx; ++i) {
-            double x = (i + 0.5) * cell, y = N0 + (ny - j - 0.5) * cell - N0;
-            z[static_cast<size_t>(j) * nx + i] =
-                static_cast<float>(100 + 0.04 * std::abs(y - 50) - 0.005 * x);
+            double x = (i + 0.5) * cell, y = (ny - j - 0.5) * cell;
+            z[static_cast<size_t>(j) * nx + i] = static_cast<float>(100 + 0.04 * std::abs(y - 50) - 0.005 * x);
         }
-    ASSERT_EQ(ds->GetRasterBand(1)->RasterIO(GF_Write, 0, 0, nx, ny, z.data(), nx, ny, GDT_Float32, 0, 0),
-              CE_None);
+    writeDem(file, nx, ny, cell, E0, N0, z);
 }
 
 // The base scenario with the two swept values in place: written by hand here, not by the sweep.
