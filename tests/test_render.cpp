@@ -4,10 +4,12 @@
 // renders for the share of sky/terrain/buildings, overlay colours from the colour maps.
 #include "TestSupport.h"
 #include "gis/Gdal.h"
+#include "render/Font.h"
 #include "render/Offscreen.h"
 #include "ui/CityScene.h"
 
 #include <chrono>
+#include <climits>
 #include <cstring>
 #include <fstream>
 #include <cmath>
@@ -236,6 +238,101 @@ TEST_F(MusterstadtRender, CullingAndLevelOfDetailCutTheWork) {
     EXPECT_GT(close.triangles, whole.triangles); // finer terrain near the camera
 }
 
+// Split view: left of the divider the Left overlays, right of it the Right ones, each byte for
+// byte what a single render of that side's overlays gives (the reference: two plain renders).
+TEST_F(MusterstadtRender, SplitViewMatchesASingleRenderOfEachSide) {
+    const Terrain& terrain = scene->city.terrain;
+    auto makeGrid = [&](bool variant) {
+        GridOverlay g;
+        g.cellSize = 20;
+        g.width = int(std::ceil(terrain.width * terrain.cellSize / g.cellSize));
+        g.height = int(std::ceil(terrain.height * terrain.cellSize / g.cellSize));
+        g.originX = terrain.originX;
+        g.originY = terrain.originY;
+        for (int r = 0; r < g.height; ++r)
+            for (int c = 0; c < g.width; ++c)
+                g.values.push_back(variant ? float(std::fmod(std::hypot(c - g.width / 2.0, r - g.height / 2.0) / 15.0, 1.0))
+                                           : float(c) / float(g.width));
+        g.scale = variant ? ColorScale{ColorMap::Inferno, 0, 1, "rings", ""} : ColorScale{ColorMap::Viridis, 0, 1, "west-east", ""};
+        g.hideAtOrBelow = variant ? 0.2f : -1.0f;
+        g.opacity = variant ? 0.9f : 0.7f;
+        return g;
+    };
+    auto makeValues = [](size_t n, bool variant) {
+        ValueOverlay v;
+        for (size_t i = 0; i < n; ++i) v.values.push_back(variant ? float((i * 13) % 11) / 10 : float(i % 7) / 6);
+        v.scale = {variant ? ColorMap::Traffic : ColorMap::Diverging, 0, 1, "", ""};
+        return v;
+    };
+    GridOverlay gridA = makeGrid(false), gridB = makeGrid(true);
+    ValueOverlay buildingsA = makeValues(scene->city.buildings.size(), false), buildingsB = makeValues(scene->city.buildings.size(), true);
+    ValueOverlay roadsA = makeValues(scene->city.roads.edgeCount(), false), roadsB = makeValues(scene->city.roads.edgeCount(), true);
+    auto setSide = [&](Side side, const GridOverlay* g, const ValueOverlay* b, const ValueOverlay* r) {
+        renderer->setGrid(g, side);
+        renderer->setBuildingValues(b, side);
+        renderer->setRoadValues(r, side);
+    };
+    Camera cam = ui::overviewCamera(*scene, double(width) / height);
+    RenderSettings s;
+    s.shadows = true;
+    Hud hud; // drawn once over both sides
+    hud.rect(300, 20, 500, 60, rgba(255, 255, 255, 200));
+    hud.text(310, 28, "Vorher | Nachher", rgba(10, 10, 10));
+    RenderSettings split = s;
+    split.splitAtPx = width * 0.4f;
+    const int divider = int(std::lround(*split.splitAtPx));
+
+    setSide(Side::Left, &gridA, &buildingsA, &roadsA);
+    Picture leftOnly = target->render(cam, s, &hud);
+    setSide(Side::Right, &gridB, &buildingsB, &roadsB);
+    FrameStats splitStats, singleStats;
+    Picture both = target->render(cam, split, &hud, &splitStats);
+    Picture leftWithRightSet = target->render(cam, s, &hud, &singleStats);
+    auto t0 = std::chrono::steady_clock::now();
+    target->draw(cam, split, &hud);
+    reportFigure("render", "musterstadt_split_960x540_ms_validation_on",
+                 std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
+    // The variant alone, as a single render: its overlays set as Left.
+    setSide(Side::Right, nullptr, nullptr, nullptr);
+    setSide(Side::Left, &gridB, &buildingsB, &roadsB);
+    Picture rightOnly = target->render(cam, s, &hud);
+    setSide(Side::Left, nullptr, nullptr, nullptr);
+
+    // Without a split the Right overlays are not drawn.
+    EXPECT_EQ(leftWithRightSet.rgba, leftOnly.rgba);
+    size_t leftMismatch = 0, rightMismatch = 0;
+    for (int y = 0; y < height; ++y) {
+        size_t row = size_t(y) * width * 4, cut = size_t(divider) * 4, end = size_t(width) * 4;
+        if (std::memcmp(&both.rgba[row], &leftOnly.rgba[row], cut) != 0) ++leftMismatch;
+        if (std::memcmp(&both.rgba[row + cut], &rightOnly.rgba[row + cut], end - cut) != 0) ++rightMismatch;
+    }
+    EXPECT_EQ(leftMismatch, 0u) << "rows whose left part differs from the Left render";
+    EXPECT_EQ(rightMismatch, 0u) << "rows whose right part differs from the Right render";
+    // The two sides really differ in both halves (the town and its terrain fill about a third
+    // of the picture), so the comparison above can fail.
+    auto differingIn = [&](int x0, int x1) {
+        size_t differ = 0;
+        for (int y = 0; y < height; ++y)
+            for (int x = x0; x < x1; ++x) differ += leftOnly.at(x, y) != rightOnly.at(x, y);
+        return double(differ) / (double(x1 - x0) * height);
+    };
+    EXPECT_GT(differingIn(0, divider), 0.15);
+    EXPECT_GT(differingIn(divider, width), 0.15);
+    // The divider column and its left neighbour come from different renders.
+    size_t fromLeft = 0, fromRight = 0;
+    for (int y = 0; y < height; ++y) {
+        fromLeft += both.at(divider - 1, y) == leftOnly.at(divider - 1, y) && leftOnly.at(divider - 1, y) != rightOnly.at(divider - 1, y);
+        fromRight += both.at(divider, y) == rightOnly.at(divider, y) && leftOnly.at(divider, y) != rightOnly.at(divider, y);
+    }
+    EXPECT_GT(fromLeft, size_t(height / 4));
+    EXPECT_GT(fromRight, size_t(height / 4));
+    // One shadow pass; the city once per side, each side's draws culled to its columns.
+    reportFigure("render", "musterstadt_split_triangles", double(splitStats.triangles));
+    reportFigure("render", "musterstadt_single_triangles", double(singleStats.triangles));
+    EXPECT_GT(splitStats.drawCalls, singleStats.drawCalls);
+    EXPECT_LT(splitStats.triangles, 2 * singleStats.triangles);
+}
+
 // A hand-made flat town for the overlay API: every overlay's colour appears where it should.
 TEST(RenderOverlays, GridValuesAgentsAndMarkersAppearWhereTheyAre) {
     CityModel city;
@@ -326,6 +423,145 @@ TEST(RenderOverlays, GridValuesAgentsAndMarkersAppearWhereTheyAre) {
     Rgb roofBefore = rgbAt(before, w / 2.0, h / 2.0), roofAfter = rgbAt(after, w / 2.0, h / 2.0);
     EXPECT_EQ(roofBefore.r, roofAfter.r);
     EXPECT_EQ(roofBefore.b, roofAfter.b);
+}
+
+// HUD text: DejaVu Sans from the distance-field atlas, checked on a plain white box.
+namespace hudtest {
+// The inked part of a region: pixels that are not the paper colour.
+struct Ink {
+    int x0 = INT_MAX, y0 = INT_MAX, x1 = -1, y1 = -1; // inclusive bounds
+    size_t pixels = 0, full = 0, partial = 0;          // inked; exactly the ink colour; in between
+    bool grey = true;                                   // every inked pixel on the line paper–ink
+};
+Ink inkIn(const Picture& p, uint32_t paper, uint32_t ink, int x0, int y0, int x1, int y1) {
+    Ink k;
+    for (int y = std::max(0, y0); y < std::min(p.height, y1); ++y)
+        for (int x = std::max(0, x0); x < std::min(p.width, x1); ++x) {
+            uint32_t c = p.at(x, y) | 0xff000000u;
+            if (c == paper) continue;
+            k.pixels++;
+            if (c == ink) k.full++;
+            else k.partial++;
+            int r = int(c & 0xff), g = int((c >> 8) & 0xff), b = int((c >> 16) & 0xff);
+            if (std::abs(r - g) > 1 || std::abs(g - b) > 1) k.grey = false;
+            k.x0 = std::min(k.x0, x), k.x1 = std::max(k.x1, x), k.y0 = std::min(k.y0, y), k.y1 = std::max(k.y1, y);
+        }
+    return k;
+}
+} // namespace hudtest
+
+TEST(RenderHud, TextIsAntiAliasedWithUmlautsAndMeasuredWidths) {
+    using hudtest::inkIn;
+    VulkanContext ctx(validated());
+    Renderer renderer(ctx, OffscreenTarget::colorFormat, VK_IMAGE_LAYOUT_TRANSFER_SRC_OPTIMAL);
+    const int w = 960, h = 480;
+    OffscreenTarget target(ctx, renderer, w, h);
+    const uint32_t paper = rgba(255, 255, 255), ink = rgba(20, 20, 20), arrow = rgba(200, 30, 30);
+    const std::string word = "Überflutung";
+    Hud hud;
+    hud.rect(0, 0, w, h, paper);
+    hud.text(20, 20, word, ink, 4);                  // 48 px lines
+    hud.text(20, 100, word, ink, 2);                 // 24 px lines
+    hud.text(20, 150, word, ink, 2, true);           // bold
+    hud.text(20, 200, "A", ink, 8);                  // 96 px lines
+    hud.text(220, 200, "Ä", ink, 8);
+    hud.text(420, 200, "?", ink, 8);
+    hud.text(620, 200, "Ω", ink, 8);                 // not in the atlas: drawn as '?'
+    hud.triangle({800.0, 420.0}, {900.0, 420.0}, {850.0, 320.0}, arrow);
+    Picture p = target.render(Camera{}, RenderSettings{}, &hud);
+    EXPECT_EQ(ctx.validationMessages(), 0u) << ctx.lastValidationMessage();
+
+    // (a) Solid ink inside the strokes, anti-aliased grey steps at their edges, nothing outside
+    // the line box.
+    auto big = inkIn(p, paper, ink, 0, 0, w, 90);
+    EXPECT_GT(big.full, 300u);
+    EXPECT_GT(big.partial, 200u);
+    EXPECT_TRUE(big.grey);
+    EXPECT_GE(big.y0, 20);
+    EXPECT_LT(big.y1, 20 + int(Hud::textHeight(4)));
+    // (c) The width is the pen's advance: the ink spans it, less the side bearings of the
+    // first and last letters (DejaVu Sans: about 0.07 em each, 0.06 of a line).
+    struct Line {
+        float scale;
+        int top;
+        bool bold;
+    };
+    std::vector<float> inkedWidths;
+    for (auto [scale, top, bold] : {Line{4, 0, false}, Line{2, 95, false}, Line{2, 145, true}}) {
+        float advance = Hud::textWidth(word, scale, bold);
+        auto k = inkIn(p, paper, ink, 0, top, w, top + 50);
+        ASSERT_GT(k.pixels, 0u);
+        float inked = float(k.x1 + 1 - k.x0);
+        inkedWidths.push_back(inked);
+        EXPECT_LE(inked, advance + 1) << "scale " << scale;
+        EXPECT_GE(inked, advance - 0.15f * Hud::textHeight(scale)) << "scale " << scale;
+        EXPECT_GE(k.x0, 20);
+        EXPECT_LE(k.x0, 20 + 0.08 * Hud::textHeight(scale));
+    }
+    EXPECT_NEAR(inkedWidths[0], 2 * inkedWidths[1], 2); // the ink scales with the text
+    EXPECT_LT(Hud::textWidth("Über", 2), Hud::textWidth(word, 2));
+    EXPECT_NEAR(Hud::textWidth(word, 4), 2 * Hud::textWidth(word, 2), 1e-3);
+    EXPECT_GT(Hud::textWidth(word, 2, true), Hud::textWidth(word, 2));
+    EXPECT_NEAR(Hud::textWidth("ab\nabc", 2), Hud::textWidth("abc", 2), 1e-4); // the longest line
+    auto regular = inkIn(p, paper, ink, 0, 95, w, 145), bold = inkIn(p, paper, ink, 0, 145, w, 195);
+    EXPECT_GT(bold.full, regular.full * 3 / 2);
+
+    // (b) "Ä" is "A" with two dots above the capital: the rows above A's apex hold ink for Ä,
+    // in two separate runs.
+    auto a = inkIn(p, paper, ink, 0, 190, 200, 300), umlaut = inkIn(p, paper, ink, 200, 190, 400, 300);
+    ASSERT_GT(a.pixels, 0u);
+    ASSERT_GT(umlaut.pixels, 0u);
+    auto dots = inkIn(p, paper, ink, 200, 190, 400, a.y0 - 2);
+    EXPECT_GT(dots.full, 20u) << "no dots above the A";
+    // Below the apex both are the same letter: equal ink within a few per cent.
+    double bodyA = double(inkIn(p, paper, ink, 0, a.y0 + 2, 200, 300).full);
+    EXPECT_NEAR(double(inkIn(p, paper, ink, 200, a.y0 + 2, 400, 300).full), bodyA, 0.05 * bodyA);
+    int twoRuns = 0;
+    for (int y = dots.y0; y <= dots.y1; ++y) {
+        int runs = 0;
+        bool inRun = false;
+        for (int x = 200; x < 400; ++x) {
+            bool inked = (p.at(x, y) | 0xff000000u) != paper;
+            runs += inked && !inRun;
+            inRun = inked;
+        }
+        twoRuns += runs == 2;
+    }
+    EXPECT_GT(twoRuns, 3);
+    EXPECT_EQ(umlaut.y1, a.y1); // same baseline
+    // A character the atlas lacks looks exactly like '?'.
+    for (int y = 190; y < 300; ++y)
+        for (int x = 0; x < 200; ++x) ASSERT_EQ(p.at(420 + x, y), p.at(620 + x, y)) << x << "," << y;
+    EXPECT_EQ(Hud::textWidth("Ω"), Hud::textWidth("?"));
+    EXPECT_EQ(Hud::textWidth("\xff"), Hud::textWidth("?")); // malformed UTF-8
+
+    // The triangle: filled inside, paper outside.
+    EXPECT_EQ(p.at(850, 400) | 0xff000000u, arrow);
+    EXPECT_EQ(p.at(810, 340) | 0xff000000u, paper);
+    EXPECT_EQ(p.at(890, 340) | 0xff000000u, paper);
+}
+
+TEST(RenderHud, AMissingFontFileIsNamed) {
+    try {
+        FontAtlas atlas("/nonexistent/NoSuchFont.ttf", "/nonexistent/NoSuchFont-Bold.ttf");
+        FAIL() << "no exception";
+    } catch (const std::runtime_error& e) {
+        std::string m = e.what();
+        EXPECT_NE(m.find("/nonexistent/NoSuchFont.ttf"), std::string::npos) << m;
+        EXPECT_NE(m.find("install the Debian package fonts-dejavu-core"), std::string::npos) << m;
+    }
+    TempDir tmp;
+    fs::path notAFont = tmp / "notes.ttf";
+    std::ofstream(notAFont) << "not a font";
+    EXPECT_THROW(FontAtlas(notAFont, notAFont), std::runtime_error);
+    // $CITYTWIN_FONT replaces DejaVu Sans: the command names the missing file.
+    setenv("CITYTWIN_FONT", "/nonexistent/Other.ttf", 1);
+    auto r = runCitytwin("render " + (sourceDir() / "scenarios" / "musterstadt.yaml").string() + " --size 64x64 --out " +
+                         (tmp / "x.png").string());
+    unsetenv("CITYTWIN_FONT");
+    EXPECT_NE(r.exitCode, 0);
+    EXPECT_NE(r.err.find("/nonexistent/Other.ttf"), std::string::npos) << r.err;
+    EXPECT_NE(r.err.find("fonts-dejavu-core"), std::string::npos) << r.err;
 }
 
 // Sun: Paderborn at the June solstice, solar noon ≈ 11:25 UTC: elevation 90 − 51.72 + 23.44 =

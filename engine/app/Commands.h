@@ -41,7 +41,14 @@ struct RenderCommandOptions {
     std::string time;     // ISO instant for the sun; default: the scenario's start
     std::filesystem::path grid; // a result raster draped on the terrain
     std::string colorBy, colorRoadsBy;
-    std::string title;    // default: the scenario's name
+    std::string title;    // default: the tour's title, else the scenario's name
+    // Presentation stills: a tour's view at a tour time, a run's flood results at a time.
+    std::filesystem::path tour;
+    double tourTimeS = 0;           // --at
+    std::filesystem::path results;  // a run's output folder
+    std::string simTime;            // seconds or a duration after the start; default: the tour's, else max depth
+    bool split = false, noSplit = false, difference = false;
+    std::string lang;               // en, de; default: $CITYTWIN_LANG, $LANG
     bool shadows = true;
     bool legend = true;
     bool validation = false;
@@ -50,12 +57,31 @@ struct RenderCommandOptions {
 };
 int render(const RenderCommandOptions& options);
 
+struct RenderTourOptions {
+    std::filesystem::path scenario, tour;
+    std::filesystem::path out = "tour.mp4";
+    std::string size = "1920x1080";
+    int fps = 30;
+    std::filesystem::path results; // default: the scenario's output folder, if it has results
+    bool split = false, noSplit = false, difference = false;
+    std::string lang;
+    bool shadows = true;
+    bool validation = false;
+    bool quiet = false;
+    std::string gpu;
+    std::filesystem::path cacheDir;
+};
+int renderTour(const RenderTourOptions& options);
+
 struct ViewCommandOptions {
     std::filesystem::path scenario;
     std::string size = "1600x900";
     std::string camera;
     std::filesystem::path grid;
     std::filesystem::path results; // a run's output folder: replay its flood depth snapshots
+    std::filesystem::path tour;    // presentation tour (default: <scenario>.tour.yaml beside it)
+    bool present = false;          // start in presentation mode (full screen)
+    std::string lang;
     bool live = false;             // run the scenario's modules while viewing
     bool variant = false;          // live: the variant (with the edits) instead of the baseline
     bool validation = false;

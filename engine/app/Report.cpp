@@ -8,6 +8,7 @@
 #include "core/Geo.h"
 #include "render/Offscreen.h"
 #include "ui/CityScene.h"
+#include "ui/Presentation.h"
 
 #include <algorithm>
 #include <atomic>
@@ -299,15 +300,11 @@ std::vector<Image> renderMaps(const Scenario& scenario, const std::vector<MapSou
     auto draw = [&](const std::string& title, const render::GridOverlay* grid) {
         renderer.setGrid(grid);
         render::Hud hud;
-        float scale = std::max(1.0f, float(pictureHeight) / 1080.0f) * 2;
-        float w = render::Hud::textWidth(title, scale * 1.5f) + 24 * scale / 2;
-        hud.rect(0, 0, w, render::Hud::textHeight(scale * 1.5f) + 16, render::rgba(255, 255, 255, 215));
-        hud.text(12, 10, title, render::rgba(15, 15, 15), scale * 1.5f);
-        if (grid)
-            hud.legend(grid->scale, 20, float(pictureHeight) - 20 - (10 + 12 * 2 + 6 + 18 + 6 + 12 * 2 + 10),
-                       320);
-        hud.text(float(pictureWidth) - render::Hud::textWidth(settings.time.iso(), 2) - 12,
-                 float(pictureHeight) - 30, settings.time.iso(), render::rgba(255, 255, 255), 2);
+        ui::OverlayContent content; // the same title, legend and clock as stills and tours
+        content.title = title;
+        if (grid) content.legends.push_back(grid->scale);
+        content.clock = settings.time;
+        ui::drawOverlay(hud, content, camera, pictureWidth, pictureHeight, ui::typicalGroundZ(scene.city));
         render::Picture p = target.render(camera, settings, &hud);
         Image img;
         img.title = title;

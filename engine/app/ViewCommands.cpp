@@ -1,8 +1,12 @@
 // `citytwin render` (a picture, headless: no window, no display) and `citytwin view` (the window).
 #include "app/Commands.h"
 #include "core/Error.h"
+#include "core/I18n.h"
+#include "core/Progress.h"
 #include "render/Offscreen.h"
 #include "ui/CityScene.h"
+#include "ui/Presenter.h"
+#include "ui/VideoWriter.h"
 #include "ui/Viewer.h"
 
 #include <chrono>
@@ -10,6 +14,8 @@
 #include <fmt/format.h>
 
 namespace ct::app {
+
+namespace fs = std::filesystem;
 
 namespace {
 
@@ -36,19 +42,77 @@ render::Camera resolveCamera(const ui::CityScene& scene, const std::string& text
 
 } // namespace
 
+namespace {
+
+void chooseLanguage(const std::string& lang, const char* flag) {
+    if (lang.empty()) return;
+    auto l = parseLanguage(lang);
+    if (!l) throw InputError(fmt::format("unknown language '{}'", lang), flag, "give en or de");
+    setLanguage(*l);
+}
+
+// The results a presentation shows: the folder given, else the scenario's outputs if a run wrote them.
+fs::path presentationResults(const fs::path& given, const ui::CityScene& scene, bool wanted) {
+    if (!given.empty() || !wanted) return given;
+    fs::path out = scene.scenario.outputDir;
+    return !ui::findDepthSnapshots(out).empty() || fs::exists(out / "flood" / "max_depth.tif") ||
+                   fs::exists(out / "baseline" / "flood" / "max_depth.tif")
+               ? out
+               : fs::path();
+}
+
+// The sun follows the simulation clock, unless the tour fixes the light.
+render::RenderSettings presentationSettings(const ui::CityScene& scene, std::optional<double> simTimeS, bool shadows,
+                                            const std::optional<ui::Tour>& tour) {
+    render::RenderSettings settings;
+    settings.time = scene.scenario.start;
+    if (simTimeS) settings.time.utcSeconds += int64_t(std::llround(*simTimeS));
+    if (tour && tour->lightAt) settings.time = *tour->lightAt;
+    settings.shadows = shadows;
+    return settings;
+}
+
+bool splitWanted(bool split, bool noSplit, const std::optional<ui::Tour>& tour) {
+    if (split && noSplit) throw InputError("--split and --no-split together", "citytwin", "give one of them");
+    return split || (!noSplit && tour && tour->split);
+}
+
+void failOnValidation(const render::VulkanContext& ctx, int& rc) {
+    if (ctx.validationEnabled() && ctx.validationMessages() > 0) {
+        std::fprintf(stderr, "error: %zu Vulkan validation messages; the last: %s\n", ctx.validationMessages(),
+                     ctx.lastValidationMessage().c_str());
+        rc = 3;
+    }
+}
+
+} // namespace
+
 int render(const RenderCommandOptions& o) {
+    chooseLanguage(o.lang, "--lang");
     auto [width, height] = parseSize(o.size, "--size");
     auto t0 = std::chrono::steady_clock::now();
     ui::CityScene scene = ui::loadScene(o.scenario, {o.cacheDir, true, {}});
-    render::RenderSettings settings;
-    settings.time = scene.scenario.start;
+    std::optional<ui::Tour> tour;
+    if (!o.tour.empty()) tour = ui::loadTour(o.tour, scene.city);
+    ui::Presenter presenter(scene, presentationResults(o.results, scene, tour.has_value()), tour);
+    std::optional<ui::TourFrame> frame;
+    if (tour) frame = tour->at(o.tourTimeS);
+
+    std::optional<double> simTime = frame ? frame->simTimeS : std::nullopt;
+    if (!o.simTime.empty()) {
+        simTime = parseDurationSeconds(o.simTime);
+        if (!simTime) throw InputError(fmt::format("bad simulation time '{}'", o.simTime), "--sim-time", "seconds or a duration after the start, e.g. 5400 or 1.5h");
+    }
+    render::RenderSettings settings = presentationSettings(scene, simTime, o.shadows, tour);
     if (!o.time.empty()) {
         auto t = parseIsoInstant(o.time);
         if (!t) throw InputError(fmt::format("bad time '{}'", o.time), "--time", "write an ISO instant with offset, e.g. 2026-07-14T15:00:00+02:00");
         settings.time = *t;
     }
-    settings.shadows = o.shadows;
-    render::Camera camera = resolveCamera(scene, o.camera, double(width) / height);
+    render::Camera camera = !o.camera.empty() || !frame ? resolveCamera(scene, o.camera, double(width) / height) : frame->camera;
+    bool split = splitWanted(o.split, o.noSplit, tour) && presenter.hasVariant() && !o.difference;
+    if (split) settings.splitAtPx = float(width) / 2;
+    ui::ResultLayer layer = o.difference ? ui::ResultLayer::Difference : ui::ResultLayer::Depth;
 
     render::ContextOptions co;
     co.validation = o.validation;
@@ -56,40 +120,30 @@ int render(const RenderCommandOptions& o) {
     render::VulkanContext ctx(co);
     render::Renderer renderer(ctx, render::OffscreenTarget::colorFormat, VK_IMAGE_LAYOUT_TRANSFER_SRC_OPTIMAL);
     renderer.setCity(scene.mesh, scene.latDeg, scene.lonDeg);
-    render::Hud hud;
-    float scale = std::max(1.0f, float(height) / 1080.0f) * 2;
-    std::string title = o.title.empty() ? scene.scenario.name : o.title;
-    std::vector<render::ColorScale> legends;
+    presenter.apply(renderer, simTime, split, layer);
+
+    ui::OverlayContent content = presenter.overlay(frame ? &*frame : nullptr, simTime, settings.splitAtPx, layer);
+    if (!o.title.empty()) content.title = o.title;
     if (!o.grid.empty()) {
         render::GridOverlay grid = ui::gridFromRaster(o.grid, scene.city);
         renderer.setGrid(&grid);
-        legends.push_back(grid.scale);
+        content.legends = {grid.scale};
     }
     if (!o.colorBy.empty()) {
         render::ValueOverlay v = ui::buildingValues(scene.city, o.colorBy);
         renderer.setBuildingValues(&v);
-        legends.push_back(v.scale);
+        content.legends.push_back(v.scale);
     }
     if (!o.colorRoadsBy.empty()) {
         render::ValueOverlay v = ui::roadValues(scene.city, o.colorRoadsBy);
         renderer.setRoadValues(&v);
-        legends.push_back(v.scale);
+        content.legends.push_back(v.scale);
     }
-    if (!title.empty()) {
-        float w = render::Hud::textWidth(title, scale * 1.5f) + 24 * scale / 2;
-        hud.rect(0, 0, w, render::Hud::textHeight(scale * 1.5f) + 16, render::rgba(255, 255, 255, 215));
-        hud.text(12, 10, title, render::rgba(15, 15, 15), scale * 1.5f);
-    }
-    if (o.legend) {
-        float y = float(height) - 20;
-        for (auto it = legends.rbegin(); it != legends.rend(); ++it) {
-            y -= 10 + 12 * 2 + 6 + 18 + 6 + 12 * 2 + 10; // Hud::legend's height at text scale 2
-            hud.legend(*it, 20, y, 320);
-            y -= 10;
-        }
-    }
-    hud.text(float(width) - render::Hud::textWidth(settings.time.iso(), 2) - 12, float(height) - 30, settings.time.iso(),
-             render::rgba(255, 255, 255), 2);
+    if (!o.legend) content.legends.clear();
+    if (!content.clock) content.clock = settings.time; // the hour that places the sun
+    render::Hud hud;
+    ui::drawOverlay(hud, content, camera, int(width), int(height), presenter.groundZ());
+
     render::OffscreenTarget target(ctx, renderer, width, height);
     render::FrameStats stats;
     render::Picture picture = target.render(camera, settings, &hud, &stats);
@@ -101,15 +155,63 @@ int render(const RenderCommandOptions& o) {
                 "%.0f° elevation, %.1f s\n",
                 o.out.c_str(), width, height, ctx.deviceName().c_str(), static_cast<unsigned long long>(stats.triangles),
                 stats.drawCalls, eye.x(), eye.y(), camera.eye.z(), camera.yawDeg, camera.pitchDeg, sun.azimuthDeg, sun.elevationDeg, wall);
-    if (ctx.validationEnabled() && ctx.validationMessages() > 0) {
-        std::fprintf(stderr, "error: %zu Vulkan validation messages; the last: %s\n", ctx.validationMessages(),
-                     ctx.lastValidationMessage().c_str());
-        return 3;
+    int rc = 0;
+    failOnValidation(ctx, rc);
+    return rc;
+}
+
+int renderTour(const RenderTourOptions& o) {
+    chooseLanguage(o.lang, "--lang");
+    auto [width, height] = parseSize(o.size, "--size");
+    auto t0 = std::chrono::steady_clock::now();
+    ui::CityScene scene = ui::loadScene(o.scenario, {o.cacheDir, !o.quiet, {}});
+    ui::Tour tour = ui::loadTour(o.tour, scene.city);
+    ui::Presenter presenter(scene, presentationResults(o.results, scene, true), tour);
+    bool split = splitWanted(o.split, o.noSplit, tour) && presenter.hasVariant() && !o.difference;
+    ui::ResultLayer layer = o.difference ? ui::ResultLayer::Difference : ui::ResultLayer::Depth;
+
+    render::ContextOptions co;
+    co.validation = o.validation;
+    co.device = o.gpu;
+    render::VulkanContext ctx(co);
+    render::Renderer renderer(ctx, render::OffscreenTarget::colorFormat, VK_IMAGE_LAYOUT_TRANSFER_SRC_OPTIMAL);
+    renderer.setCity(scene.mesh, scene.latDeg, scene.lonDeg);
+    render::OffscreenTarget target(ctx, renderer, width, height);
+    ui::VideoWriter video(o.out, int(width), int(height), o.fps);
+
+    // duration × fps frames, the first at the tour's start and the last at its end.
+    long frames = std::max(2L, std::lround(tour.duration() * o.fps));
+    auto tFrames = std::chrono::steady_clock::now();
+    double setupS = std::chrono::duration<double>(tFrames - t0).count();
+    Progress progress("render-tour", !o.quiet);
+    std::optional<double> shownTime;
+    bool first = true;
+    for (long i = 0; i < frames; ++i) {
+        ui::TourFrame f = tour.at(tour.duration() * double(i) / double(frames - 1));
+        if (first || f.simTimeS != shownTime) presenter.apply(renderer, f.simTimeS, split, layer);
+        first = false;
+        shownTime = f.simTimeS;
+        render::RenderSettings settings = presentationSettings(scene, f.simTimeS, o.shadows, tour);
+        if (split) settings.splitAtPx = float(width) / 2;
+        render::Hud hud;
+        ui::drawOverlay(hud, presenter.overlay(&f, f.simTimeS, settings.splitAtPx, layer), f.camera, int(width), int(height),
+                        presenter.groundZ());
+        video.write(target.render(f.camera, settings, &hud));
+        progress.update(double(i + 1) / frames, fmt::format("frame {} of {}", i + 1, frames));
     }
-    return 0;
+    video.finish();
+    double framesS = std::chrono::duration<double>(std::chrono::steady_clock::now() - tFrames).count();
+    progress.finish();
+    std::printf("wrote %s: %ld frames %ux%u at %d fps (%.1f s of video) on %s; load %.1f s, frames %.1f s = %.2f frames/s\n",
+                o.out.c_str(), frames, width, height, o.fps, double(frames) / o.fps, ctx.deviceName().c_str(), setupS, framesS,
+                frames / std::max(framesS, 1e-9));
+    int rc = 0;
+    failOnValidation(ctx, rc);
+    return rc;
 }
 
 int view(const ViewCommandOptions& o) {
+    chooseLanguage(o.lang, "--lang");
     auto [width, height] = parseSize(o.size, "--size");
     ui::ViewerOptions vo;
     vo.width = width;
@@ -122,19 +224,24 @@ int view(const ViewCommandOptions& o) {
     vo.sceneOptions = {o.cacheDir, true, {}};
     vo.live = o.live;
     vo.liveVariant = o.variant;
+    vo.present = o.present;
     if (o.variant && !o.live) throw InputError("--variant needs --live", "citytwin view", "add --live");
     ui::CityScene scene = ui::loadScene(o.scenario, vo.sceneOptions);
     if (!o.camera.empty()) vo.camera = resolveCamera(scene, o.camera, double(width) / height);
     if (!o.grid.empty()) vo.grid = ui::gridFromRaster(o.grid, scene.city);
-    if (!o.results.empty()) {
-        auto snapshots = ui::findDepthSnapshots(o.results);
-        if (snapshots.empty())
-            throw InputError("no flood depth snapshots (depth_<seconds>s.tif) found", o.results.string(),
-                             "run a flood scenario with snapshot_interval set, then give its output folder");
-        for (auto& [t, file] : snapshots) vo.gridSeries.emplace_back(t, ui::gridFromRaster(file, scene.city));
-        // One colour scale for the whole replay: the last snapshot's (the deepest, usually).
-        for (auto& [t, g] : vo.gridSeries) g.scale = vo.gridSeries.back().second.scale;
+    // The tour beside the scenario (<name>.tour.yaml) unless one is given.
+    fs::path tour = o.tour;
+    if (tour.empty()) {
+        fs::path beside = o.scenario;
+        beside.replace_extension(".tour.yaml");
+        if (fs::exists(beside)) tour = beside;
     }
+    if (!tour.empty()) vo.tour = ui::loadTour(tour, scene.city);
+    vo.results = presentationResults(o.results, scene, o.present || vo.tour.has_value());
+    if (!o.results.empty() && ui::findDepthSnapshots(o.results).empty() && !fs::exists(o.results / "flood" / "max_depth.tif") &&
+        !fs::exists(o.results / "baseline" / "flood" / "max_depth.tif"))
+        throw InputError("no flood results (depth_<seconds>s.tif or max_depth.tif) found", o.results.string(),
+                         "run a flood scenario (snapshot_interval gives the replay its steps), then give its output folder");
     return ui::runViewer(std::move(scene), vo);
 }
 

@@ -54,6 +54,31 @@ int main(int argc, char** argv) {
     renderCmd->add_flag("!--no-legend", rnd.legend, "no legend");
     renderCmd->add_flag("--validate", rnd.validation, "Vulkan validation layer on; any message fails the command");
     renderCmd->add_option("--gpu", rnd.gpu, "Vulkan device: index or part of its name (default: $CITYTWIN_GPU, else a discrete GPU)");
+    renderCmd->add_option("--tour", rnd.tour, "a tour YAML: its view, caption, labels and split at --at (docs/presentation.md)");
+    renderCmd->add_option("--at", rnd.tourTimeS, "seconds into the tour")->check(CLI::NonNegativeNumber);
+    renderCmd->add_option("--results", rnd.results, "a run's output folder: its flood depth (default with --tour: the scenario's outputs)");
+    renderCmd->add_option("--sim-time", rnd.simTime, "simulation time shown, after the start (e.g. 2h); default: the tour's, else max depth");
+    renderCmd->add_flag("--split", rnd.split, "before/after: baseline left, variant right");
+    renderCmd->add_flag("--no-split", rnd.noSplit, "no before/after split even if the tour asks for one");
+    renderCmd->add_flag("--difference", rnd.difference, "show the depth difference variant - baseline");
+    renderCmd->add_option("--lang", rnd.lang, "language of the texts in the picture: en or de (default: $CITYTWIN_LANG, $LANG)");
+
+    ct::app::RenderTourOptions tourOpt;
+    auto* tourCmd = cli.add_subcommand("render-tour", "render a presentation tour to an MP4 video, headless (ffmpeg)");
+    tourCmd->add_option("scenario", tourOpt.scenario, "scenario YAML")->required();
+    tourCmd->add_option("tour", tourOpt.tour, "tour YAML (docs/presentation.md)")->required();
+    tourCmd->add_option("--out", tourOpt.out, "MP4 file")->capture_default_str();
+    tourCmd->add_option("--size", tourOpt.size, "WIDTHxHEIGHT (even)")->capture_default_str();
+    tourCmd->add_option("--fps", tourOpt.fps, "frames per second")->capture_default_str()->check(CLI::Range(1, 240));
+    tourCmd->add_option("--results", tourOpt.results, "a run's output folder (default: the scenario's outputs)");
+    tourCmd->add_flag("--split", tourOpt.split, "before/after: baseline left, variant right");
+    tourCmd->add_flag("--no-split", tourOpt.noSplit, "no before/after split even if the tour asks for one");
+    tourCmd->add_flag("--difference", tourOpt.difference, "show the depth difference variant - baseline");
+    tourCmd->add_option("--lang", tourOpt.lang, "language of the texts: en or de");
+    tourCmd->add_flag("!--no-shadows", tourOpt.shadows, "no shadow map");
+    tourCmd->add_flag("--validate", tourOpt.validation, "Vulkan validation layer on; any message fails the command");
+    tourCmd->add_option("--gpu", tourOpt.gpu, "Vulkan device: index or part of its name");
+    tourCmd->add_flag("-q,--quiet", tourOpt.quiet, "no progress bar");
 
     ct::app::ViewCommandOptions vw;
     auto* viewCmd = cli.add_subcommand("view", "open the city in the 3D viewer");
@@ -69,6 +94,9 @@ int main(int argc, char** argv) {
     viewCmd->add_option("--gpu", vw.gpu, "Vulkan device: index or part of its name");
     viewCmd->add_option("--frames", vw.exitAfterFrames, "close after N frames (tests)")->check(CLI::NonNegativeNumber);
     viewCmd->add_option("--screenshot", vw.screenshot, "with --frames: save the last frame as PNG");
+    viewCmd->add_option("--tour", vw.tour, "presentation tour YAML (default: <scenario>.tour.yaml beside the scenario)");
+    viewCmd->add_flag("--present", vw.present, "start in presentation mode: full screen, no panels (Esc leaves)");
+    viewCmd->add_option("--lang", vw.lang, "language of the viewer: en or de (default: $CITYTWIN_LANG, $LANG)");
 
     ct::app::SweepCommandOptions swp;
     auto* sweepCmd = cli.add_subcommand("sweep", "run a scenario over parameter combinations (resumable; scales out under mpirun)");
@@ -81,12 +109,13 @@ int main(int argc, char** argv) {
     ct::initLogging(logLevel);
     ct::flood::registerFloodModule();
     std::filesystem::path cacheDir = noCache ? std::filesystem::path() : ct::app::defaultCacheDir();
-    info.cacheDir = run.cacheDir = imp.cacheDir = rnd.cacheDir = vw.cacheDir = swp.cacheDir = cacheDir;
+    info.cacheDir = run.cacheDir = imp.cacheDir = rnd.cacheDir = tourOpt.cacheDir = vw.cacheDir = swp.cacheDir = cacheDir;
     try {
         if (*infoCmd) return ct::app::info(info);
         if (*runCmd) return ct::app::run(run);
         if (*importCmd) return ct::app::import(imp);
         if (*renderCmd) return ct::app::render(rnd);
+        if (*tourCmd) return ct::app::renderTour(tourOpt);
         if (*viewCmd) return ct::app::view(vw);
         if (*sweepCmd) return ct::app::sweep(swp);
     } catch (const ct::InputError& e) {

@@ -1,6 +1,8 @@
 #pragma once
-// Screen-space 2D drawing for headless pictures: text (stb_easy_font's bitmap font), filled
-// rectangles, colour-map legends and marker labels. Pixel coordinates, top-left origin.
+// Screen-space 2D drawing for headless pictures: anti-aliased text (DejaVu Sans from a
+// distance-field atlas, render/Font.h), filled rectangles and triangles, and marker labels.
+// Pixel coordinates, top-left origin. What a presentation puts on top (title, legend, clock,
+// scale bar) is composed from these in ui/Presentation.
 #include "render/Overlays.h"
 
 #include <cstdint>
@@ -10,20 +12,22 @@
 namespace ct::render {
 
 struct HudVertex {
-    float x, y;
+    float x, y; // pixels
+    float u, v; // font atlas coordinates; (0, 0) is an opaque texel, for solid shapes
     uint32_t rgba;
 };
 
 class Hud {
 public:
     void rect(float x0, float y0, float x1, float y1, uint32_t rgba);
-    // Text with its top-left corner at (x, y); `scale` 1 = 7 px capitals. ASCII only
-    // (other bytes are drawn as '?').
-    void text(float x, float y, const std::string& text, uint32_t rgba, float scale = 2);
-    static float textWidth(const std::string& text, float scale = 2);
+    void triangle(const Vec2& a, const Vec2& b, const Vec2& c, uint32_t rgba);
+    // UTF-8 text with the top-left corner of its line box at (x, y); lines are textHeight(scale)
+    // apart ('\n' starts one), capitals about 7.5 × scale pixels tall. Characters the font
+    // atlas lacks are drawn as '?'. Throws std::runtime_error if the font file is missing.
+    void text(float x, float y, const std::string& text, uint32_t rgba, float scale = 2, bool bold = false);
+    // The pen's advance over the longest line (kerning included).
+    static float textWidth(const std::string& text, float scale = 2, bool bold = false);
     static float textHeight(float scale = 2) { return 12 * scale; }
-    // Title, a horizontal colour bar with min/max ticks and the unit, on a light box.
-    void legend(const ColorScale& scale, float x, float y, float width);
     // A label box next to a screen point.
     void label(float px, float py, const std::string& text);
 

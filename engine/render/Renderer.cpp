@@ -1,5 +1,7 @@
 #include "render/Renderer.h"
 
+#include "render/Font.h"
+
 #include <Eigen/Geometry>
 #include <algorithm>
 #include <cmath>
@@ -98,13 +100,24 @@ VkShaderModule makeModule(VkDevice d, const uint32_t* code, size_t bytes) {
 
 } // namespace
 
+// What differs between the two sides of a split view: the overlays, and so the uniforms and
+// descriptor sets that point at them (the geometry is shared).
+struct SideData {
+    VkDescriptorSet sets[Renderer::framesInFlight]{};
+    Buffer uniforms[Renderer::framesInFlight];
+    Image gridImage;
+    GridOverlay gridMeta; // without values
+    bool hasGrid = false;
+    std::vector<float> lut; // 32 × rgb linear
+    Buffer objectColors;
+};
+
 struct Renderer::Impl {
     VkDevice dev;
     VkDescriptorSetLayout setLayout = VK_NULL_HANDLE;
     VkPipelineLayout layout = VK_NULL_HANDLE;
     VkDescriptorPool pool = VK_NULL_HANDLE;
-    VkDescriptorSet sets[framesInFlight]{};
-    Buffer uniforms[framesInFlight];
+    SideData sides[2];
     Buffer hudVertices[framesInFlight];
     VkPipeline city[meshLayerCount][2][2]{}; // [layer][shadows][grid]: specialised fragment shaders
     VkPipeline sky = VK_NULL_HANDLE, shadow = VK_NULL_HANDLE, agents = VK_NULL_HANDLE,
@@ -112,12 +125,9 @@ struct Renderer::Impl {
     VkRenderPass shadowPass = VK_NULL_HANDLE;
     Image shadowMap;
     VkFramebuffer shadowFramebuffer = VK_NULL_HANDLE;
-    VkSampler shadowSampler = VK_NULL_HANDLE, nearestSampler = VK_NULL_HANDLE;
-    Image gridImage;
-    GridOverlay gridMeta; // without values
-    bool hasGrid = false;
-    std::vector<float> lut; // 32 × rgb linear
-    Buffer vertices, indices, objectColors, agentBuffer, markerBuffer;
+    VkSampler shadowSampler = VK_NULL_HANDLE, nearestSampler = VK_NULL_HANDLE, linearSampler = VK_NULL_HANDLE;
+    Image fontAtlas;
+    Buffer vertices, indices, agentBuffer, markerBuffer;
     uint32_t agentCount = 0, markerCount = 0;
     std::vector<Marker> markerList;
     std::vector<ChunkDraw> chunks;
@@ -139,9 +149,68 @@ void beginShadowPass(const Renderer::Impl& I, VkCommandBuffer cmd) {
     rbi.pClearValues = &clear;
     vkCmdBeginRenderPass(cmd, &rbi, VK_SUBPASS_CONTENTS_INLINE);
 }
+
+// Points every side's and frame's descriptor set at the current buffers and images.
+void updateDescriptors(const Renderer::Impl& I) {
+    for (const SideData& side : I.sides)
+        for (int f = 0; f < Renderer::framesInFlight; ++f) {
+            VkDescriptorBufferInfo bi[4] = {{side.uniforms[f].buffer, 0, VK_WHOLE_SIZE}, {side.objectColors.buffer, 0, VK_WHOLE_SIZE},
+                                            {I.agentBuffer.buffer, 0, VK_WHOLE_SIZE}, {I.markerBuffer.buffer, 0, VK_WHOLE_SIZE}};
+            VkDescriptorImageInfo ii[3] = {{I.nearestSampler, side.gridImage.view, VK_IMAGE_LAYOUT_SHADER_READ_ONLY_OPTIMAL},
+                                           {I.shadowSampler, I.shadowMap.view, VK_IMAGE_LAYOUT_DEPTH_STENCIL_READ_ONLY_OPTIMAL},
+                                           {I.linearSampler, I.fontAtlas.view, VK_IMAGE_LAYOUT_SHADER_READ_ONLY_OPTIMAL}};
+            VkWriteDescriptorSet w[7]{};
+            for (uint32_t i = 0; i < 7; ++i) {
+                w[i].sType = VK_STRUCTURE_TYPE_WRITE_DESCRIPTOR_SET;
+                w[i].dstSet = side.sets[f];
+                w[i].dstBinding = i;
+                w[i].descriptorCount = 1;
+                if (i < 4) {
+                    w[i].descriptorType = i == 0 ? VK_DESCRIPTOR_TYPE_UNIFORM_BUFFER : VK_DESCRIPTOR_TYPE_STORAGE_BUFFER;
+                    w[i].pBufferInfo = &bi[i];
+                } else {
+                    w[i].descriptorType = VK_DESCRIPTOR_TYPE_COMBINED_IMAGE_SAMPLER;
+                    w[i].pImageInfo = &ii[i - 4];
+                }
+            }
+            vkUpdateDescriptorSets(I.dev, 7, w, 0, nullptr);
+        }
+}
+
+// A side's grid values into its image (nullptr: one NaN texel) and its colour map; true if
+// the image was replaced (the descriptor sets must then be written again).
+bool uploadGrid(VulkanContext& ctx, SideData& S, const GridOverlay* grid) {
+    bool sameShape = grid && S.gridImage.image && S.hasGrid && int(S.gridImage.extent.width) == grid->width &&
+                     int(S.gridImage.extent.height) == grid->height;
+    if (grid && grid->values.size() != size_t(grid->width) * grid->height)
+        throw std::invalid_argument("GridOverlay: values do not match width × height");
+    if (!sameShape) {
+        ctx.destroy(S.gridImage);
+        VkExtent2D e = grid ? VkExtent2D{uint32_t(grid->width), uint32_t(grid->height)} : VkExtent2D{1, 1};
+        S.gridImage = ctx.createImage(e, VK_FORMAT_R32_SFLOAT, VK_IMAGE_USAGE_SAMPLED_BIT | VK_IMAGE_USAGE_TRANSFER_DST_BIT,
+                                      VK_IMAGE_ASPECT_COLOR_BIT);
+    }
+    float nan = std::numeric_limits<float>::quiet_NaN();
+    if (grid) ctx.uploadImage(S.gridImage, grid->values.data(), grid->values.size() * sizeof(float));
+    else ctx.uploadImage(S.gridImage, &nan, sizeof(float));
+    S.hasGrid = grid != nullptr;
+    if (grid) {
+        S.gridMeta = *grid;
+        S.gridMeta.values.clear();
+        S.lut.resize(32 * 3);
+        for (int i = 0; i < 32; ++i) {
+            uint32_t c = sampleColorMap(grid->scale.map, i / 31.0);
+            S.lut[i * 3] = srgbToLinear(c & 0xff);
+            S.lut[i * 3 + 1] = srgbToLinear((c >> 8) & 0xff);
+            S.lut[i * 3 + 2] = srgbToLinear((c >> 16) & 0xff);
+        }
+    }
+    return !sameShape;
+}
 } // namespace
 
 Renderer::Renderer(VulkanContext& ctx, VkFormat colorFormat, VkImageLayout finalLayout) : impl_(new Impl), ctx_(ctx) {
+    const FontAtlas& font = FontAtlas::shared(); // before any Vulkan object: it throws without the font file
     Impl& I = *impl_;
     I.dev = ctx.device();
     VkDevice d = I.dev;
@@ -243,20 +312,23 @@ Renderer::Renderer(VulkanContext& ctx, VkFormat colorFormat, VkImageLayout final
     sci.magFilter = sci.minFilter = VK_FILTER_NEAREST;
     sci.addressModeU = sci.addressModeV = sci.addressModeW = VK_SAMPLER_ADDRESS_MODE_CLAMP_TO_EDGE;
     vkCheck(vkCreateSampler(d, &sci, nullptr, &I.nearestSampler), "vkCreateSampler");
+    sci.magFilter = sci.minFilter = VK_FILTER_LINEAR; // the font's distance field
+    vkCheck(vkCreateSampler(d, &sci, nullptr, &I.linearSampler), "vkCreateSampler");
 
-    // One descriptor set layout for every pipeline.
-    VkDescriptorSetLayoutBinding b[6]{};
-    VkDescriptorType types[6] = {VK_DESCRIPTOR_TYPE_UNIFORM_BUFFER, VK_DESCRIPTOR_TYPE_STORAGE_BUFFER, VK_DESCRIPTOR_TYPE_STORAGE_BUFFER,
+    // One descriptor set layout for every pipeline: frame uniforms, object colours, agents,
+    // markers, grid, shadow map, font atlas.
+    VkDescriptorSetLayoutBinding b[7]{};
+    VkDescriptorType types[7] = {VK_DESCRIPTOR_TYPE_UNIFORM_BUFFER, VK_DESCRIPTOR_TYPE_STORAGE_BUFFER, VK_DESCRIPTOR_TYPE_STORAGE_BUFFER,
                                  VK_DESCRIPTOR_TYPE_STORAGE_BUFFER, VK_DESCRIPTOR_TYPE_COMBINED_IMAGE_SAMPLER,
-                                 VK_DESCRIPTOR_TYPE_COMBINED_IMAGE_SAMPLER};
-    for (uint32_t i = 0; i < 6; ++i) {
+                                 VK_DESCRIPTOR_TYPE_COMBINED_IMAGE_SAMPLER, VK_DESCRIPTOR_TYPE_COMBINED_IMAGE_SAMPLER};
+    for (uint32_t i = 0; i < 7; ++i) {
         b[i].binding = i;
         b[i].descriptorType = types[i];
         b[i].descriptorCount = 1;
         b[i].stageFlags = VK_SHADER_STAGE_VERTEX_BIT | VK_SHADER_STAGE_FRAGMENT_BIT;
     }
     VkDescriptorSetLayoutCreateInfo dli{VK_STRUCTURE_TYPE_DESCRIPTOR_SET_LAYOUT_CREATE_INFO};
-    dli.bindingCount = 6;
+    dli.bindingCount = 7;
     dli.pBindings = b;
     vkCheck(vkCreateDescriptorSetLayout(d, &dli, nullptr, &I.setLayout), "vkCreateDescriptorSetLayout");
     VkPushConstantRange pcr{VK_SHADER_STAGE_VERTEX_BIT | VK_SHADER_STAGE_FRAGMENT_BIT, 0, sizeof(PushConstants)};
@@ -266,22 +338,25 @@ Renderer::Renderer(VulkanContext& ctx, VkFormat colorFormat, VkImageLayout final
     pli.pushConstantRangeCount = 1;
     pli.pPushConstantRanges = &pcr;
     vkCheck(vkCreatePipelineLayout(d, &pli, nullptr, &I.layout), "vkCreatePipelineLayout");
-    VkDescriptorPoolSize sizes[3] = {{VK_DESCRIPTOR_TYPE_UNIFORM_BUFFER, framesInFlight},
-                                     {VK_DESCRIPTOR_TYPE_STORAGE_BUFFER, 3 * framesInFlight},
-                                     {VK_DESCRIPTOR_TYPE_COMBINED_IMAGE_SAMPLER, 2 * framesInFlight}};
+    constexpr uint32_t setCount = 2 * framesInFlight; // per side and frame in flight
+    VkDescriptorPoolSize sizes[3] = {{VK_DESCRIPTOR_TYPE_UNIFORM_BUFFER, setCount},
+                                     {VK_DESCRIPTOR_TYPE_STORAGE_BUFFER, 3 * setCount},
+                                     {VK_DESCRIPTOR_TYPE_COMBINED_IMAGE_SAMPLER, 3 * setCount}};
     VkDescriptorPoolCreateInfo dpi{VK_STRUCTURE_TYPE_DESCRIPTOR_POOL_CREATE_INFO};
-    dpi.maxSets = framesInFlight;
+    dpi.maxSets = setCount;
     dpi.poolSizeCount = 3;
     dpi.pPoolSizes = sizes;
     vkCheck(vkCreateDescriptorPool(d, &dpi, nullptr, &I.pool), "vkCreateDescriptorPool");
     VkDescriptorSetLayout layouts[framesInFlight];
     std::fill(std::begin(layouts), std::end(layouts), I.setLayout);
-    VkDescriptorSetAllocateInfo dai{VK_STRUCTURE_TYPE_DESCRIPTOR_SET_ALLOCATE_INFO};
-    dai.descriptorPool = I.pool;
-    dai.descriptorSetCount = framesInFlight;
-    dai.pSetLayouts = layouts;
-    vkCheck(vkAllocateDescriptorSets(d, &dai, I.sets), "vkAllocateDescriptorSets");
-    for (auto& u : I.uniforms) u = ctx.createBuffer(sizeof(FrameUniforms), VK_BUFFER_USAGE_UNIFORM_BUFFER_BIT, true);
+    for (SideData& side : I.sides) {
+        VkDescriptorSetAllocateInfo dai{VK_STRUCTURE_TYPE_DESCRIPTOR_SET_ALLOCATE_INFO};
+        dai.descriptorPool = I.pool;
+        dai.descriptorSetCount = framesInFlight;
+        dai.pSetLayouts = layouts;
+        vkCheck(vkAllocateDescriptorSets(d, &dai, side.sets), "vkAllocateDescriptorSets");
+        for (auto& u : side.uniforms) u = ctx.createBuffer(sizeof(FrameUniforms), VK_BUFFER_USAGE_UNIFORM_BUFFER_BIT, true);
+    }
 
     // Pipelines.
     struct Stage {
@@ -309,11 +384,13 @@ Renderer::Renderer(VulkanContext& ctx, VkFormat colorFormat, VkImageLayout final
             vi.pVertexAttributeDescriptions = attrs;
         }
         VkVertexInputBindingDescription hudBinding{0, sizeof(HudVertex), VK_VERTEX_INPUT_RATE_VERTEX};
-        VkVertexInputAttributeDescription hudAttrs[2] = {{0, 0, VK_FORMAT_R32G32_SFLOAT, 0}, {1, 0, VK_FORMAT_R8G8B8A8_UNORM, 8}};
+        VkVertexInputAttributeDescription hudAttrs[3] = {{0, 0, VK_FORMAT_R32G32_SFLOAT, offsetof(HudVertex, x)},
+                                                         {1, 0, VK_FORMAT_R32G32_SFLOAT, offsetof(HudVertex, u)},
+                                                         {2, 0, VK_FORMAT_R8G8B8A8_UNORM, offsetof(HudVertex, rgba)}};
         if (hudVertices) {
             vi.vertexBindingDescriptionCount = 1;
             vi.pVertexBindingDescriptions = &hudBinding;
-            vi.vertexAttributeDescriptionCount = 2;
+            vi.vertexAttributeDescriptionCount = 3;
             vi.pVertexAttributeDescriptions = hudAttrs;
         }
         VkPipelineInputAssemblyStateCreateInfo ia{VK_STRUCTURE_TYPE_PIPELINE_INPUT_ASSEMBLY_STATE_CREATE_INFO};
@@ -388,11 +465,19 @@ Renderer::Renderer(VulkanContext& ctx, VkFormat colorFormat, VkImageLayout final
     I.shadow = makePipeline(STAGE(shadowVert), std::nullopt, true, false, true, true, VK_CULL_MODE_NONE, false, I.shadowPass, true);
 #undef STAGE
 
+    // The font atlas, once.
+    I.fontAtlas = ctx.createImage({uint32_t(font.width()), uint32_t(font.height())}, VK_FORMAT_R8_UNORM,
+                                  VK_IMAGE_USAGE_SAMPLED_BIT | VK_IMAGE_USAGE_TRANSFER_DST_BIT, VK_IMAGE_ASPECT_COLOR_BIT);
+    ctx.uploadImage(I.fontAtlas, font.pixels().data(), font.pixels().size());
     // Placeholders so every descriptor is valid before the first overlay arrives.
-    I.objectColors = ctx.createBuffer(16, VK_BUFFER_USAGE_STORAGE_BUFFER_BIT, true);
     I.agentBuffer = ctx.createBuffer(sizeof(GpuAgent), VK_BUFFER_USAGE_STORAGE_BUFFER_BIT, true);
     I.markerBuffer = ctx.createBuffer(sizeof(GpuMarker), VK_BUFFER_USAGE_STORAGE_BUFFER_BIT, true);
-    setGrid(nullptr);
+    for (SideData& side : I.sides) {
+        side.objectColors = ctx.createBuffer(16, VK_BUFFER_USAGE_STORAGE_BUFFER_BIT, true);
+        std::memset(side.objectColors.mapped, 0, side.objectColors.size);
+        uploadGrid(ctx, side, nullptr);
+    }
+    updateDescriptors(I);
     // Clear the shadow map once so it is readable while shadows are off.
     ctx.submitNow([&](VkCommandBuffer cmd) {
         beginShadowPass(I, cmd);
@@ -413,45 +498,20 @@ Renderer::~Renderer() {
     vkDestroyDescriptorSetLayout(d, I.setLayout, nullptr);
     vkDestroySampler(d, I.shadowSampler, nullptr);
     vkDestroySampler(d, I.nearestSampler, nullptr);
+    vkDestroySampler(d, I.linearSampler, nullptr);
     vkDestroyFramebuffer(d, I.shadowFramebuffer, nullptr);
     vkDestroyRenderPass(d, I.shadowPass, nullptr);
     vkDestroyRenderPass(d, mainPass_, nullptr);
     ctx_.destroy(I.shadowMap);
-    ctx_.destroy(I.gridImage);
-    for (auto* b : {&I.vertices, &I.indices, &I.objectColors, &I.agentBuffer, &I.markerBuffer}) ctx_.destroy(*b);
-    for (auto& b : I.uniforms) ctx_.destroy(b);
+    ctx_.destroy(I.fontAtlas);
+    for (SideData& side : I.sides) {
+        ctx_.destroy(side.gridImage);
+        ctx_.destroy(side.objectColors);
+        for (auto& b : side.uniforms) ctx_.destroy(b);
+    }
+    for (auto* b : {&I.vertices, &I.indices, &I.agentBuffer, &I.markerBuffer}) ctx_.destroy(*b);
     for (auto& b : I.hudVertices) ctx_.destroy(b);
 }
-
-namespace {
-void writeDescriptors(VkDevice d, VkDescriptorSet set, const Buffer& uniforms, const Buffer& colors, const Buffer& agents,
-                      const Buffer& markers, VkImageView grid, VkSampler nearest, VkImageView shadow, VkSampler shadowSampler) {
-    VkDescriptorBufferInfo bi[4] = {{uniforms.buffer, 0, VK_WHOLE_SIZE}, {colors.buffer, 0, VK_WHOLE_SIZE},
-                                    {agents.buffer, 0, VK_WHOLE_SIZE}, {markers.buffer, 0, VK_WHOLE_SIZE}};
-    VkDescriptorImageInfo ii[2] = {{nearest, grid, VK_IMAGE_LAYOUT_SHADER_READ_ONLY_OPTIMAL},
-                                   {shadowSampler, shadow, VK_IMAGE_LAYOUT_DEPTH_STENCIL_READ_ONLY_OPTIMAL}};
-    VkWriteDescriptorSet w[6]{};
-    for (uint32_t i = 0; i < 6; ++i) {
-        w[i].sType = VK_STRUCTURE_TYPE_WRITE_DESCRIPTOR_SET;
-        w[i].dstSet = set;
-        w[i].dstBinding = i;
-        w[i].descriptorCount = 1;
-        if (i < 4) {
-            w[i].descriptorType = i == 0 ? VK_DESCRIPTOR_TYPE_UNIFORM_BUFFER : VK_DESCRIPTOR_TYPE_STORAGE_BUFFER;
-            w[i].pBufferInfo = &bi[i];
-        } else {
-            w[i].descriptorType = VK_DESCRIPTOR_TYPE_COMBINED_IMAGE_SAMPLER;
-            w[i].pImageInfo = &ii[i - 4];
-        }
-    }
-    vkUpdateDescriptorSets(d, 6, w, 0, nullptr);
-}
-} // namespace
-
-#define UPDATE_DESCRIPTORS()                                                                                                  \
-    for (int f = 0; f < framesInFlight; ++f)                                                                                  \
-    writeDescriptors(I.dev, I.sets[f], I.uniforms[f], I.objectColors, I.agentBuffer, I.markerBuffer, I.gridImage.view,       \
-                     I.nearestSampler, I.shadowMap.view, I.shadowSampler)
 
 void Renderer::setCity(const CityMesh& mesh, double latDeg, double lonDeg) {
     Impl& I = *impl_;
@@ -496,44 +556,22 @@ void Renderer::setCity(const CityMesh& mesh, double latDeg, double lonDeg) {
     I.indices = ctx_.createDeviceBuffer(indices.data(), indices.size() * sizeof(uint32_t), VK_BUFFER_USAGE_INDEX_BUFFER_BIT);
     I.buildingObjects = objects[1];
     I.roadObjects = objects[2];
-    ctx_.destroy(I.objectColors);
-    I.objectColors = ctx_.createBuffer(std::max<size_t>(16, (I.buildingObjects + I.roadObjects) * 4ull), VK_BUFFER_USAGE_STORAGE_BUFFER_BIT, true);
-    std::memset(I.objectColors.mapped, 0, I.objectColors.size);
-    UPDATE_DESCRIPTORS();
+    for (SideData& side : I.sides) {
+        ctx_.destroy(side.objectColors);
+        side.objectColors = ctx_.createBuffer(std::max<size_t>(16, (I.buildingObjects + I.roadObjects) * 4ull),
+                                              VK_BUFFER_USAGE_STORAGE_BUFFER_BIT, true);
+        std::memset(side.objectColors.mapped, 0, side.objectColors.size);
+    }
+    updateDescriptors(I);
 }
 
-void Renderer::setGrid(const GridOverlay* grid) {
+void Renderer::setGrid(const GridOverlay* grid, Side side) {
     Impl& I = *impl_;
     vkDeviceWaitIdle(I.dev);
-    bool sameShape = grid && I.gridImage.image && I.hasGrid && int(I.gridImage.extent.width) == grid->width &&
-                     int(I.gridImage.extent.height) == grid->height;
-    if (grid && grid->values.size() != size_t(grid->width) * grid->height)
-        throw std::invalid_argument("GridOverlay: values do not match width × height");
-    if (!sameShape) {
-        ctx_.destroy(I.gridImage);
-        VkExtent2D e = grid ? VkExtent2D{uint32_t(grid->width), uint32_t(grid->height)} : VkExtent2D{1, 1};
-        I.gridImage = ctx_.createImage(e, VK_FORMAT_R32_SFLOAT, VK_IMAGE_USAGE_SAMPLED_BIT | VK_IMAGE_USAGE_TRANSFER_DST_BIT,
-                                       VK_IMAGE_ASPECT_COLOR_BIT);
-    }
-    float nan = std::numeric_limits<float>::quiet_NaN();
-    if (grid) ctx_.uploadImage(I.gridImage, grid->values.data(), grid->values.size() * sizeof(float));
-    else ctx_.uploadImage(I.gridImage, &nan, sizeof(float));
-    I.hasGrid = grid != nullptr;
-    if (grid) {
-        I.gridMeta = *grid;
-        I.gridMeta.values.clear();
-        I.lut.resize(32 * 3);
-        for (int i = 0; i < 32; ++i) {
-            uint32_t c = sampleColorMap(grid->scale.map, i / 31.0);
-            I.lut[i * 3] = srgbToLinear(c & 0xff);
-            I.lut[i * 3 + 1] = srgbToLinear((c >> 8) & 0xff);
-            I.lut[i * 3 + 2] = srgbToLinear((c >> 16) & 0xff);
-        }
-    }
-    if (!sameShape) UPDATE_DESCRIPTORS();
+    if (uploadGrid(ctx_, I.sides[int(side)], grid)) updateDescriptors(I);
 }
 
-void Renderer::setGridOpacity(float opacity) { impl_->gridMeta.opacity = opacity; }
+void Renderer::setGridOpacity(float opacity, Side side) { impl_->sides[int(side)].gridMeta.opacity = opacity; }
 
 namespace {
 // Per-object colours from values (0 = keep the base colour) into a mapped buffer.
@@ -545,14 +583,15 @@ void writeObjectColors(uint32_t* out, uint32_t count, const ValueOverlay* values
 }
 } // namespace
 
-void Renderer::setBuildingValues(const ValueOverlay* values) {
+void Renderer::setBuildingValues(const ValueOverlay* values, Side side) {
     vkDeviceWaitIdle(impl_->dev);
-    writeObjectColors(static_cast<uint32_t*>(impl_->objectColors.mapped), impl_->buildingObjects, values);
+    writeObjectColors(static_cast<uint32_t*>(impl_->sides[int(side)].objectColors.mapped), impl_->buildingObjects, values);
 }
 
-void Renderer::setRoadValues(const ValueOverlay* values) {
+void Renderer::setRoadValues(const ValueOverlay* values, Side side) {
     vkDeviceWaitIdle(impl_->dev);
-    writeObjectColors(static_cast<uint32_t*>(impl_->objectColors.mapped) + impl_->buildingObjects, impl_->roadObjects, values);
+    writeObjectColors(static_cast<uint32_t*>(impl_->sides[int(side)].objectColors.mapped) + impl_->buildingObjects,
+                      impl_->roadObjects, values);
 }
 
 // Grows a host-visible storage buffer to hold `bytes` (half again, to grow rarely); true if it
@@ -567,7 +606,7 @@ bool Renderer::reserveStorage(Buffer& buffer, VkDeviceSize bytes) {
 void Renderer::setAgents(const std::vector<Agent>& agents) {
     Impl& I = *impl_;
     vkDeviceWaitIdle(I.dev);
-    if (reserveStorage(I.agentBuffer, std::max<size_t>(1, agents.size()) * sizeof(GpuAgent))) UPDATE_DESCRIPTORS();
+    if (reserveStorage(I.agentBuffer, std::max<size_t>(1, agents.size()) * sizeof(GpuAgent))) updateDescriptors(I);
     auto* out = static_cast<GpuAgent*>(I.agentBuffer.mapped);
     for (size_t i = 0; i < agents.size(); ++i) {
         const Agent& a = agents[i];
@@ -579,7 +618,7 @@ void Renderer::setAgents(const std::vector<Agent>& agents) {
 void Renderer::setMarkers(const std::vector<Marker>& markers) {
     Impl& I = *impl_;
     vkDeviceWaitIdle(I.dev);
-    if (reserveStorage(I.markerBuffer, std::max<size_t>(1, markers.size()) * sizeof(GpuMarker))) UPDATE_DESCRIPTORS();
+    if (reserveStorage(I.markerBuffer, std::max<size_t>(1, markers.size()) * sizeof(GpuMarker))) updateDescriptors(I);
     auto* out = static_cast<GpuMarker*>(I.markerBuffer.mapped);
     for (size_t i = 0; i < markers.size(); ++i)
         out[i] = {float(markers[i].position.x()), float(markers[i].position.y()), float(markers[i].position.z()), markers[i].rgba};
@@ -651,21 +690,35 @@ FrameStats Renderer::record(VkCommandBuffer cmd, int frame, VkFramebuffer frameb
     set4(u.skyZenith, 0.02 + 0.16 * day, 0.03 + 0.30 * day, 0.08 + 0.62 * day, 0);
     set4(u.skyHorizon, 0.05 + 0.60 * day, 0.06 + 0.66 * day, 0.10 + 0.72 * day, 0);
     set4(u.terrainRange, I.terrainMinZ, I.terrainMaxZ, settings.hillshade ? 1 : 0, settings.show.water ? 1 : 0);
-    bool grid = I.hasGrid && settings.show.grid;
-    if (grid) {
-        const GridOverlay& g = I.gridMeta;
-        set4(u.gridGeo, g.originX, g.originY, g.cellSize, g.opacity);
-        set4(u.gridInfo, g.width, g.height, g.scale.min, g.scale.max);
-        for (int i = 0; i < 32; ++i) set4(u.gridLut[i], I.lut[i * 3], I.lut[i * 3 + 1], I.lut[i * 3 + 2], 1);
-    }
-    set4(u.gridFlags, grid ? I.gridMeta.hideAtOrBelow : 0, grid ? 1 : 0, settings.shadows ? 1 : 0, 0);
     if (settings.selection) {
         u.selection[0] = static_cast<uint32_t>(settings.selection->layer);
         u.selection[1] = settings.selection->objectId;
         u.selection[2] = 1;
     }
     set4(u.screen, extent.width, extent.height, settings.markerSizePx, 0);
-    std::memcpy(I.uniforms[frame].mapped, &u, sizeof u);
+    // Per side: the same frame with that side's grid. A split draws pixel columns [0, splitX)
+    // with the Left side and [splitX, width) with the Right one.
+    const bool split = settings.splitAtPx.has_value();
+    uint32_t splitX = extent.width;
+    if (split) {
+        float x = *settings.splitAtPx;
+        splitX = x >= 0 ? uint32_t(std::lround(std::min(x, float(extent.width)))) : 0; // NaN: all Right
+    }
+    bool grid[2] = {false, false};
+    for (int side = 0; side < (split ? 2 : 1); ++side) {
+        const SideData& S = I.sides[side];
+        grid[side] = S.hasGrid && settings.show.grid;
+        if (grid[side]) {
+            const GridOverlay& g = S.gridMeta;
+            set4(u.gridGeo, g.originX, g.originY, g.cellSize, g.opacity);
+            set4(u.gridInfo, g.width, g.height, g.scale.min, g.scale.max);
+            for (int i = 0; i < 32; ++i) set4(u.gridLut[i], S.lut[i * 3], S.lut[i * 3 + 1], S.lut[i * 3 + 2], 1);
+        } else {
+            std::fill_n(u.gridGeo, 4, 0.0f), std::fill_n(u.gridInfo, 4, 0.0f), std::fill_n(&u.gridLut[0][0], 32 * 4, 0.0f);
+        }
+        set4(u.gridFlags, grid[side] ? S.gridMeta.hideAtOrBelow : 0, grid[side] ? 1 : 0, settings.shadows ? 1 : 0, 0);
+        std::memcpy(S.uniforms[frame].mapped, &u, sizeof u);
+    }
 
     // HUD vertices for this frame: the caller's, plus marker labels.
     std::vector<HudVertex> hudVerts = hud ? hud->vertices() : std::vector<HudVertex>{};
@@ -687,9 +740,10 @@ FrameStats Renderer::record(VkCommandBuffer cmd, int frame, VkFramebuffer frameb
         std::memcpy(I.hudVertices[frame].mapped, hudVerts.data(), need);
     }
 
-    auto bindCommon = [&](VkPipeline p) {
+    // Everything but the city's overlays is the same on both sides: drawn with the Left set.
+    auto bindCommon = [&](VkPipeline p, int side = 0) {
         vkCmdBindPipeline(cmd, VK_PIPELINE_BIND_POINT_GRAPHICS, p);
-        vkCmdBindDescriptorSets(cmd, VK_PIPELINE_BIND_POINT_GRAPHICS, I.layout, 0, 1, &I.sets[frame], 0, nullptr);
+        vkCmdBindDescriptorSets(cmd, VK_PIPELINE_BIND_POINT_GRAPHICS, I.layout, 0, 1, &I.sides[side].sets[frame], 0, nullptr);
     };
     auto setViewport = [&](VkExtent2D e) {
         VkViewport vp{0, 0, float(e.width), float(e.height), 0, 1};
@@ -736,9 +790,6 @@ FrameStats Renderer::record(VkCommandBuffer cmd, int frame, VkFramebuffer frameb
 
     if (haveCity) {
         VkDeviceSize offset = 0;
-        vkCmdBindVertexBuffers(cmd, 0, 1, &I.vertices.buffer, &offset);
-        vkCmdBindIndexBuffer(cmd, I.indices.buffer, 0, VK_INDEX_TYPE_UINT32);
-        Frustum frustum(viewProj);
         // Terrain level of detail: keep a triangle edge under about 6 pixels.
         double pixelAngle = 2 * t / std::max(1u, extent.height);
         // Near to far, buildings before roads before terrain: occluded pixels fail the early
@@ -751,41 +802,59 @@ FrameStats Renderer::record(VkCommandBuffer cmd, int frame, VkFramebuffer frameb
             order.emplace_back(float((mid - camera.eye).squaredNorm()), k);
         }
         std::sort(order.begin(), order.end());
-        for (int layer : {1, 2, 0}) {
-            MeshLayer L = static_cast<MeshLayer>(layer);
-            if ((L == MeshLayer::Terrain && !settings.show.terrain) || (L == MeshLayer::Buildings && !settings.show.buildings) ||
-                (L == MeshLayer::Roads && !settings.show.roads))
-                continue;
-            bindCommon(I.city[layer][settings.shadows ? 1 : 0][grid ? 1 : 0]);
-            vkCmdBindVertexBuffers(cmd, 0, 1, &I.vertices.buffer, &offset);
-            vkCmdBindIndexBuffer(cmd, I.indices.buffer, 0, VK_INDEX_TYPE_UINT32);
-            PushConstants pc{uint32_t(layer), L == MeshLayer::Roads ? I.buildingObjects : 0u,
-                             L == MeshLayer::Buildings ? I.buildingObjects : L == MeshLayer::Roads ? I.roadObjects : 0u, 0};
-            vkCmdPushConstants(cmd, I.layout, VK_SHADER_STAGE_VERTEX_BIT | VK_SHADER_STAGE_FRAGMENT_BIT, 0, sizeof pc, &pc);
-            for (auto [_, k] : order) {
-                const ChunkDraw& c = I.chunks[k];
-                if (c.layer != L) continue;
-                if (!frustum.intersectsBox(c.min, c.max)) {
-                    stats.chunksCulled++;
+        // The city once per side, each clipped to its columns: every pixel sees the same
+        // fragments in the same order as in a single render of that side's overlays.
+        for (int side = 0; side < (split ? 2 : 1); ++side) {
+            uint32_t x0 = side == 0 ? 0 : splitX, x1 = side == 0 ? splitX : extent.width;
+            if (x1 <= x0) continue;
+            VkRect2D scissor{{int32_t(x0), 0}, {x1 - x0, extent.height}};
+            vkCmdSetScissor(cmd, 0, 1, &scissor);
+            // Cull against the side's part of the view (a pixel wider, against rounding): a
+            // chunk outside it has no fragment there, so skipping it changes no pixel.
+            Eigen::Matrix4f columns = viewProj;
+            if (split) {
+                float n0 = 2.0f * (float(x0) - 1) / float(extent.width) - 1, n1 = 2.0f * (float(x1) + 1) / float(extent.width) - 1;
+                float c = (n0 + n1) / 2, h = (n1 - n0) / 2;
+                columns.row(0) = (viewProj.row(0) - c * viewProj.row(3)) / h;
+            }
+            Frustum frustum(columns);
+            for (int layer : {1, 2, 0}) {
+                MeshLayer L = static_cast<MeshLayer>(layer);
+                if ((L == MeshLayer::Terrain && !settings.show.terrain) || (L == MeshLayer::Buildings && !settings.show.buildings) ||
+                    (L == MeshLayer::Roads && !settings.show.roads))
                     continue;
+                bindCommon(I.city[layer][settings.shadows ? 1 : 0][grid[side] ? 1 : 0], side);
+                vkCmdBindVertexBuffers(cmd, 0, 1, &I.vertices.buffer, &offset);
+                vkCmdBindIndexBuffer(cmd, I.indices.buffer, 0, VK_INDEX_TYPE_UINT32);
+                PushConstants pc{uint32_t(layer), L == MeshLayer::Roads ? I.buildingObjects : 0u,
+                                 L == MeshLayer::Buildings ? I.buildingObjects : L == MeshLayer::Roads ? I.roadObjects : 0u, 0};
+                vkCmdPushConstants(cmd, I.layout, VK_SHADER_STAGE_VERTEX_BIT | VK_SHADER_STAGE_FRAGMENT_BIT, 0, sizeof pc, &pc);
+                for (auto [_, k] : order) {
+                    const ChunkDraw& c = I.chunks[k];
+                    if (c.layer != L) continue;
+                    if (!frustum.intersectsBox(c.min, c.max)) {
+                        stats.chunksCulled++;
+                        continue;
+                    }
+                    IndexRange range = c.lods[0];
+                    if (L == MeshLayer::Terrain && c.lods.size() > 1) {
+                        Vec3 nearest(std::clamp(camera.eye.x(), double(c.min[0]), double(c.max[0])),
+                                     std::clamp(camera.eye.y(), double(c.min[1]), double(c.max[1])),
+                                     std::clamp(camera.eye.z(), double(c.min[2]), double(c.max[2])));
+                        double dist = std::max(1.0, (nearest - camera.eye).norm());
+                        double allowed = 6 * pixelAngle * dist * settings.terrainDetail; // metres per triangle edge
+                        int lod = 0;
+                        while (lod + 1 < int(c.lods.size()) && c.spacing * double(1 << (lod + 1)) <= allowed) ++lod;
+                        range = c.lods[size_t(lod)];
+                    }
+                    stats.chunksDrawn++;
+                    vkCmdDrawIndexed(cmd, range.count, 1, c.indexBase + range.first, c.vertexOffset, 0);
+                    stats.drawCalls++;
+                    stats.triangles += range.count / 3;
                 }
-                IndexRange range = c.lods[0];
-                if (L == MeshLayer::Terrain && c.lods.size() > 1) {
-                    Vec3 nearest(std::clamp(camera.eye.x(), double(c.min[0]), double(c.max[0])),
-                                 std::clamp(camera.eye.y(), double(c.min[1]), double(c.max[1])),
-                                 std::clamp(camera.eye.z(), double(c.min[2]), double(c.max[2])));
-                    double dist = std::max(1.0, (nearest - camera.eye).norm());
-                    double allowed = 6 * pixelAngle * dist * settings.terrainDetail; // metres per triangle edge
-                    int lod = 0;
-                    while (lod + 1 < int(c.lods.size()) && c.spacing * double(1 << (lod + 1)) <= allowed) ++lod;
-                    range = c.lods[size_t(lod)];
-                }
-                stats.chunksDrawn++;
-                vkCmdDrawIndexed(cmd, range.count, 1, c.indexBase + range.first, c.vertexOffset, 0);
-                stats.drawCalls++;
-                stats.triangles += range.count / 3;
             }
         }
+        setViewport(extent); // the whole frame again
     }
     bindCommon(I.sky); // after the opaque city: the depth test leaves only the background
     vkCmdDraw(cmd, 3, 1, 0, 0);

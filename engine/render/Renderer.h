@@ -2,8 +2,9 @@
 // Draws the city and its overlays into a render pass the caller's target provides
 // (a swapchain image or an offscreen image): sky, terrain (by level of detail), buildings,
 // roads, water, a draped scalar grid, per-object colours, agents, markers, an optional shadow
-// map, and a 2D HUD. Static geometry sits in device-local buffers, one draw per chunk and
-// layer, chunks outside the view frustum skipped.
+// map, and a 2D HUD; optionally two overlay sets side by side (split view). Static geometry
+// sits in device-local buffers, one draw per chunk and layer, chunks outside the view frustum
+// skipped.
 #include "city/CityMesh.h"
 #include "core/SimClock.h"
 #include "render/Camera.h"
@@ -28,6 +29,10 @@ struct Selection {
     uint32_t objectId = 0;
 };
 
+// Overlays come in two sets for a before/after split view (RenderSettings::splitAtPx); without
+// a split only Left's are drawn.
+enum class Side { Left = 0, Right = 1 };
+
 struct RenderSettings {
     LayerVisibility show;
     bool shadows = false;
@@ -37,6 +42,10 @@ struct RenderSettings {
     std::optional<Selection> selection;
     float markerSizePx = 7;
     float terrainDetail = 1; // > 1: finer terrain further away
+    // Split view: pixel columns left of round(splitAtPx) show the city with the Left overlays,
+    // the rest with the Right ones (same camera, sun and shadows); sky, agents, markers and
+    // HUD cover the whole frame. No divider is drawn.
+    std::optional<float> splitAtPx;
 };
 
 struct FrameStats {
@@ -58,11 +67,12 @@ public:
 
     // Uploads the city (replaces any previous one). lat/lon place the sun.
     void setCity(const CityMesh& mesh, double latDeg, double lonDeg);
-    // Overlays; nullptr / empty clears. Each waits for the GPU, so call between frames.
-    void setGrid(const GridOverlay* grid);
-    void setGridOpacity(float opacity);
-    void setBuildingValues(const ValueOverlay* values);
-    void setRoadValues(const ValueOverlay* values);
+    // Overlays, per side of a split view; nullptr / empty clears. Each waits for the GPU, so
+    // call between frames.
+    void setGrid(const GridOverlay* grid, Side side = Side::Left);
+    void setGridOpacity(float opacity, Side side = Side::Left);
+    void setBuildingValues(const ValueOverlay* values, Side side = Side::Left);
+    void setRoadValues(const ValueOverlay* values, Side side = Side::Left);
     void setAgents(const std::vector<Agent>& agents);
     void setMarkers(const std::vector<Marker>& markers);
 

@@ -1,6 +1,7 @@
 #include "sim/Scenario.h"
 
 #include "core/Error.h"
+#include "sim/YamlReader.h"
 
 #include <fmt/format.h>
 #include <fstream>
@@ -11,58 +12,15 @@ namespace ct {
 
 namespace fs = std::filesystem;
 
-std::string yamlWhere(const std::string& file, const YAML::Node& node) {
-    if (!node.IsDefined() || node.Mark().is_null()) return file;
-    return fmt::format("{}:{}", file, node.Mark().line + 1);
-}
-
 namespace {
 
-class Parser {
+class Parser : public YamlReader {
 public:
-    Parser(std::string display, fs::path baseDir) : display(std::move(display)), baseDir(std::move(baseDir)) {}
+    using YamlReader::YamlReader;
 
     Scenario parse(const YAML::Node& root);
 
 private:
-    [[noreturn]] void fail(const YAML::Node& node, const std::string& what, const std::string& hint = {}) const {
-        throw InputError(what, yamlWhere(display, node), hint);
-    }
-    void expectMap(const YAML::Node& node, const std::string& key) const {
-        if (!node.IsMap()) fail(node, "'" + key + "' must be a mapping (key: value lines)");
-    }
-    // Unknown keys are typos until proven otherwise.
-    void checkKeys(const YAML::Node& map, const std::string& section, const std::set<std::string>& allowed) const {
-        for (auto it = map.begin(); it != map.end(); ++it) {
-            std::string key = it->first.as<std::string>();
-            if (!allowed.count(key)) {
-                std::string list;
-                for (auto& a : allowed) list += (list.empty() ? "" : ", ") + a;
-                fail(it->first, fmt::format("unknown key '{}' in {}", key, section), "allowed: " + list);
-            }
-        }
-    }
-    std::string str(const YAML::Node& n, const std::string& key) const {
-        if (!n.IsScalar()) fail(n, "'" + key + "' must be a text value");
-        return n.as<std::string>();
-    }
-    double number(const YAML::Node& n, const std::string& key) const {
-        if (!n.IsScalar()) fail(n, "'" + key + "' must be a number");
-        try {
-            return n.as<double>();
-        } catch (const YAML::Exception&) {
-            fail(n, fmt::format("'{}' must be a number, not '{}'", key, n.Scalar()));
-        }
-    }
-    fs::path path(const YAML::Node& n, const std::string& key, bool mustExist = true) const {
-        fs::path p = str(n, key);
-        if (p.is_relative()) p = baseDir / p;
-        p = p.lexically_normal();
-        if (mustExist && !fs::exists(p))
-            fail(n, fmt::format("{}: file not found: {}", key, p.string()),
-                 "paths are relative to the scenario file's folder");
-        return p;
-    }
     LayerSource layerSource(const YAML::Node& n, const std::string& key) const {
         if (n.IsScalar()) return {path(n, key), "", ""};
         expectMap(n, key);
@@ -74,9 +32,6 @@ private:
         return s;
     }
     CityConfig city(const YAML::Node& n) const;
-
-    std::string display;
-    fs::path baseDir;
 };
 
 CityConfig Parser::city(const YAML::Node& n) const {
@@ -170,7 +125,7 @@ Scenario Parser::parse(const YAML::Node& root) {
         if (!m.IsNull()) {
             expectMap(m, "modules");
             for (auto it = m.begin(); it != m.end(); ++it)
-                s.modules.push_back({it->first.as<std::string>(), it->second, yamlWhere(display, it->first)});
+                s.modules.push_back({it->first.as<std::string>(), it->second, yamlWhere(file(), it->first)});
         }
     }
     if (auto e = root["edits"]) {
@@ -179,11 +134,11 @@ Scenario Parser::parse(const YAML::Node& root) {
             for (auto item : e) {
                 if (!item.IsMap() || !item["type"])
                     fail(item, "each edit needs a 'type'", "e.g. - type: barrier");
-                s.edits.push_back({str(item["type"], "edits.type"), item, yamlWhere(display, item)});
+                s.edits.push_back({str(item["type"], "edits.type"), item, yamlWhere(file(), item)});
             }
         }
     }
-    s.outputDir = baseDir / "out" / s.name;
+    s.outputDir = directory() / "out" / s.name;
     if (auto o = root["outputs"]) {
         expectMap(o, "outputs");
         checkKeys(o, "outputs", {"dir"});

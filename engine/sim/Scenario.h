@@ -3,6 +3,7 @@
 // where results go. Read from YAML with every error naming the file and line.
 #include "city/Import.h"
 #include "core/SimClock.h"
+#include "sim/YamlReader.h"
 
 #include <filesystem>
 #include <string>
@@ -42,8 +43,5 @@ struct Scenario {
     static Scenario fromYamlText(const std::string& text, const std::filesystem::path& baseDir,
                                  const std::string& displayName = "<scenario>");
 };
-
-// "file.yaml:LINE" for a node (1-based line).
-std::string yamlWhere(const std::string& file, const YAML::Node& node);
 
 } // namespace ct

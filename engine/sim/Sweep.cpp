@@ -38,48 +38,14 @@ std::string exactNumber(double v) {
     return fmt::format("{}", v);
 }
 
-class SweepParser {
+class SweepParser : public YamlReader {
   public:
-    SweepParser(std::string display, fs::path baseDir)
-        : display(std::move(display)), baseDir(std::move(baseDir)) {}
-
-    [[noreturn]] void fail(const YAML::Node& node, const std::string& what,
-                           const std::string& hint = {}) const {
-        throw InputError(what, yamlWhere(display, node), hint);
-    }
-    void checkKeys(const YAML::Node& map, const std::string& section,
-                   const std::set<std::string>& allowed) const {
-        for (auto it = map.begin(); it != map.end(); ++it) {
-            std::string key = it->first.as<std::string>();
-            if (allowed.count(key)) continue;
-            std::string list;
-            for (auto& a : allowed)
-                list += (list.empty() ? "" : ", ") + a;
-            fail(it->first, fmt::format("unknown key '{}' in {}", key, section), "allowed: " + list);
-        }
-    }
-    std::string str(const YAML::Node& n, const std::string& key) const {
-        if (!n.IsScalar()) fail(n, "'" + key + "' must be a text value");
-        return n.Scalar();
-    }
-    double number(const YAML::Node& n, const std::string& key) const {
-        if (!n.IsScalar()) fail(n, "'" + key + "' must be a number");
-        try {
-            double v = n.as<double>();
-            if (!std::isfinite(v)) throw YAML::Exception(n.Mark(), "not finite");
-            return v;
-        } catch (const YAML::Exception&) {
-            fail(n, fmt::format("'{}' must be a number, not '{}'", key, n.Scalar()));
-        }
-    }
+    using YamlReader::YamlReader;
 
     void parse(const YAML::Node& root, Sweep& s) const;
 
   private:
     SweepParameter parameter(const YAML::Node& p, bool lhs) const;
-
-    std::string display;
-    fs::path baseDir;
 };
 
 SweepParameter SweepParser::parameter(const YAML::Node& p, bool lhs) const {
@@ -88,7 +54,7 @@ SweepParameter SweepParser::parameter(const YAML::Node& p, bool lhs) const {
              "e.g. - {path: modules.flood.losses.drainage_mm_h, values: [20, 40]}");
     checkKeys(p, "a parameter", {"path", "name", "values", "range", "min", "max"});
     SweepParameter out;
-    out.where = yamlWhere(display, p);
+    out.where = yamlWhere(file(), p);
     if (!p["path"])
         fail(p, "parameter has no 'path'",
              "a dot path into the base scenario, e.g. modules.flood.losses.drainage_mm_h");
@@ -154,7 +120,7 @@ void SweepParser::parse(const YAML::Node& root, Sweep& s) const {
     if (!root["base"])
         fail(root, "sweep has no 'base'", "base: the scenario to vary, e.g. base: heavy-rain.yaml");
     fs::path base = str(root["base"], "base");
-    if (base.is_relative()) base = baseDir / base;
+    if (base.is_relative()) base = directory() / base;
     s.basePath = base.lexically_normal();
     if (!fs::is_regular_file(s.basePath))
         fail(root["base"], "base scenario not found: " + s.basePath.string(),

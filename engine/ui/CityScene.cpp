@@ -51,6 +51,16 @@ render::Camera overviewCamera(const CityScene& scene, double aspect) {
     return render::Camera::framing(scene.mesh.boundsMin, scene.mesh.boundsMax, aspect);
 }
 
+double typicalGroundZ(const CityModel& city) {
+    std::vector<float> h;
+    const auto& all = city.terrain.heightM;
+    for (size_t i = 0; i < all.size(); i += std::max<size_t>(1, all.size() / 4096))
+        if (!std::isnan(all[i])) h.push_back(all[i]);
+    if (h.empty()) return 0;
+    std::nth_element(h.begin(), h.begin() + long(h.size() / 2), h.end());
+    return h[h.size() / 2];
+}
+
 render::Camera lookAt(const Vec3& target, double distance, double yawDeg, double pitchDeg) {
     render::Camera c;
     c.yawDeg = yawDeg;
@@ -185,9 +195,11 @@ render::GridOverlay gridFromRaster(const fs::path& file, const CityModel& city) 
     return o;
 }
 
-std::vector<std::pair<double, fs::path>> findDepthSnapshots(const fs::path& resultsDir) {
+std::vector<std::pair<double, fs::path>> findDepthSnapshots(const fs::path& resultsDir, bool variant) {
     std::vector<std::pair<double, fs::path>> out;
-    for (const fs::path& dir : {resultsDir / "flood", resultsDir / "baseline" / "flood", resultsDir}) {
+    std::vector<fs::path> dirs = variant ? std::vector<fs::path>{resultsDir / "variant" / "flood"}
+                                         : std::vector<fs::path>{resultsDir / "flood", resultsDir / "baseline" / "flood", resultsDir};
+    for (const fs::path& dir : dirs) {
         if (!fs::is_directory(dir)) continue;
         for (const auto& entry : fs::directory_iterator(dir)) {
             std::string name = entry.path().filename().string();
@@ -199,6 +211,26 @@ std::vector<std::pair<double, fs::path>> findDepthSnapshots(const fs::path& resu
     }
     std::sort(out.begin(), out.end());
     return out;
+}
+
+render::GridOverlay GridSeries::at(double t) const {
+    if (frames.empty()) return {};
+    if (t <= frames.front().first) return frames.front().second;
+    if (t >= frames.back().first) return frames.back().second;
+    auto next = std::upper_bound(frames.begin(), frames.end(), t, [](double x, const auto& f) { return x < f.first; });
+    const auto& [t1, b] = *next;
+    const auto& [t0, a] = *(next - 1);
+    render::GridOverlay g = a;
+    float w = float((t - t0) / (t1 - t0));
+    if (a.values.size() == b.values.size())
+        for (size_t i = 0; i < g.values.size(); ++i) g.values[i] = a.values[i] + (b.values[i] - a.values[i]) * w;
+    return g;
+}
+
+GridSeries loadGridSeries(const std::vector<std::pair<double, fs::path>>& files, const CityModel& city) {
+    GridSeries s;
+    for (auto& [t, file] : files) s.frames.emplace_back(t, gridFromRaster(file, city));
+    return s;
 }
 
 } // namespace ct::ui

@@ -36,6 +36,9 @@ render::Camera overviewCamera(const CityScene& scene, double aspect);
 // "overview", or a building name or street name (case-insensitive, part of it is enough):
 // a camera 250 m away looking at it. nullopt if nothing matches.
 std::optional<render::Camera> namedCamera(const CityScene& scene, const std::string& name, double aspect);
+// The median terrain height (where most of a view's ground lies, e.g. for a scale bar).
+double typicalGroundZ(const CityModel& city);
+
 // A camera looking at a point from `distance` metres, from the south-south-west.
 render::Camera lookAt(const Vec3& target, double distance, double yawDeg = 20, double pitchDeg = -35);
 
@@ -61,7 +64,18 @@ ResultStyle resultStyle(const std::string& stem, const std::vector<const std::ve
 render::GridOverlay gridFromRaster(const std::filesystem::path& file, const CityModel& city);
 
 // Flood results of a run for replay: depth snapshots (depth_<seconds>s.tif) in time order,
-// from DIR/flood or DIR/baseline/flood. Empty if there are none.
-std::vector<std::pair<double, std::filesystem::path>> findDepthSnapshots(const std::filesystem::path& resultsDir);
+// from DIR/flood or DIR/baseline/flood (DIR/variant/flood for the variant). Empty if none.
+std::vector<std::pair<double, std::filesystem::path>> findDepthSnapshots(const std::filesystem::path& resultsDir,
+                                                                         bool variant = false);
+
+// Depth snapshots loaded for replay, all on one colour scale.
+struct GridSeries {
+    std::vector<std::pair<double, render::GridOverlay>> frames; // by time (s after the start)
+    bool empty() const { return frames.empty(); }
+    // The grid at time t: linear between the neighbouring snapshots (water rises smoothly),
+    // the first before it, the last after it.
+    render::GridOverlay at(double t) const;
+};
+GridSeries loadGridSeries(const std::vector<std::pair<double, std::filesystem::path>>& files, const CityModel& city);
 
 } // namespace ct::ui

@@ -1,10 +1,13 @@
 #include "ui/Viewer.h"
 
 #include "core/Error.h"
+#include "core/I18n.h"
 #include "physics/Picking.h"
 #include "render/Offscreen.h"
 #include "render/Swapchain.h"
 #include "sim/Runner.h"
+#include "ui/Presentation.h"
+#include "ui/Presenter.h"
 
 #define GLFW_INCLUDE_VULKAN
 #include <GLFW/glfw3.h>
@@ -18,6 +21,7 @@
 #include <mutex>
 #include <thread>
 #include <cmath>
+#include <cstdio>
 #include <cstring>
 #include <ctime>
 #include <fmt/format.h>
@@ -31,8 +35,21 @@ using render::Camera;
 namespace {
 
 constexpr int kFrames = render::Renderer::framesInFlight;
+// Attribute names (what buildingValues/roadValues take); shown translated.
 const char* buildingColorChoices[] = {"none", "height", "levels", "year", "use", "area"};
 const char* roadColorChoices[] = {"none", "speed", "lanes"};
+
+// ImGui combo items in the current language.
+template <size_t N>
+std::array<const char*, N> translated(const char* (&items)[N]) {
+    std::array<const char*, N> out;
+    for (size_t i = 0; i < N; ++i) out[i] = tr(items[i]);
+    return out;
+}
+
+// A window title in the current language with a fixed ImGui id, so switching the language
+// keeps the window where it is.
+std::string windowTitle(const char* english) { return fmt::format("{}###{}", tr(english), english); }
 
 void checkVk(VkResult r) {
     if (r != VK_SUCCESS) spdlog::error("ImGui Vulkan backend: VkResult {}", static_cast<int>(r));
@@ -109,7 +126,17 @@ private:
     void writePendingScreenshot();
     void applyBuildingColors();
     void applyRoadColors();
-    void showSeriesAt(double offsetS);
+    void showResults(std::optional<double> simTimeS);
+    // Presentation mode: full screen, no panels, the tour on the keys a clicker sends.
+    void setPresenting(bool on);
+    void presentationKeys();
+    void nextStop();
+    void previousStop();
+    std::optional<TourFrame> advanceTour(double dt);
+    render::Hud overlayFor(const std::optional<TourFrame>& frame, std::optional<double> simTimeS, int width, int height);
+    void drawPresentationMenu();
+    // Runs `citytwin <command> args...` in the background; the menu bar shows its progress.
+    void startExport(const std::string& command, const std::vector<std::string>& args, const fs::path& out, bool video);
 
     CityScene scene_;
     ViewerOptions options_;
@@ -130,7 +157,23 @@ private:
     render::RenderSettings settings_;
     std::optional<PickHit> selected_;
     std::optional<render::GridOverlay> grid_;
-    int seriesShown_ = -2; // index into options_.gridSeries on screen; -2 = not chosen yet
+    // Results replay, split view, difference layer.
+    std::unique_ptr<Presenter> presenter_;
+    bool resultsShown_ = false, shownSplit_ = false;
+    std::optional<double> shownSimTime_;
+    ResultLayer layer_ = ResultLayer::Depth, shownLayer_ = ResultLayer::Depth;
+    bool split_ = false, draggingDivider_ = false;
+    float splitFraction_ = 0.5f;
+    // Presentation mode and the tour.
+    bool presenting_ = false, tourPlaying_ = false;
+    double tourTime_ = 0, presentingSince_ = 0;
+    std::optional<double> tourPauseAt_;
+    int windowedX_ = 0, windowedY_ = 0, windowedW_ = 0, windowedH_ = 0;
+    // A video or still written by a `citytwin render-tour`/`render` child process.
+    std::thread exportThread_;
+    std::mutex exportMutex_;
+    std::string exportStatus_; // guarded by exportMutex_
+    std::atomic<bool> exportRunning_{false};
     int buildingColor_ = 0, roadColor_ = 0;
     std::optional<render::ColorScale> buildingScale_, roadScale_;
     double simOffsetS_ = 0;
@@ -250,10 +293,11 @@ void Viewer::initImGui() {
     io.IniFilename = nullptr; // no imgui.ini littering the working folder
     ImGui::StyleColorsDark();
     ImGui::GetStyle().WindowRounding = 4;
-    // DejaVu for umlauts (ä ö ü ß); ImGui's own font otherwise.
+    // DejaVu for umlauts (ä ö ü ß) and typographic dashes and quotes; ImGui's own font otherwise.
+    static const ImWchar ranges[] = {0x0020, 0x00FF, 0x2010, 0x2027, 0x20AC, 0x20AC, 0};
     for (const char* font : {"/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf", "/usr/share/fonts/truetype/noto/NotoSans-Regular.ttf"})
         if (fs::exists(font)) {
-            io.Fonts->AddFontFromFileTTF(font, 16.0f);
+            io.Fonts->AddFontFromFileTTF(font, 16.0f, nullptr, ranges);
             break;
         }
     ImGui_ImplGlfw_InitForVulkan(window_, true);
@@ -293,6 +337,7 @@ void Viewer::loadCity() {
     settings_.time = scene_.scenario.start;
     simOffsetS_ = 0;
     selected_.reset();
+    resultsShown_ = false;
     renderer_->setGrid(grid_ ? &*grid_ : nullptr);
     buildingColor_ = roadColor_ = 0;
     applyBuildingColors();
@@ -367,7 +412,7 @@ void Viewer::showLive() {
     std::vector<SnapshotGrid> grids;
     {
         std::lock_guard lock(liveMutex_);
-        if (!liveError_.empty()) status_ = "simulation stopped: " + liveError_;
+        if (!liveError_.empty()) status_ = fmt::format(fmt::runtime(tr("simulation stopped: {}")), liveError_);
         if (liveTime_.load() <= liveShownS_ || liveGrids_.empty()) return;
         grids = liveGrids_;
         liveShownS_ = liveTime_.load();
@@ -389,17 +434,171 @@ void Viewer::showLive() {
     renderer_->setGrid(&*grid_);
 }
 
-void Viewer::showSeriesAt(double offsetS) {
-    const auto& series = options_.gridSeries;
-    if (series.empty()) return;
-    int k = -1;
-    while (k + 1 < int(series.size()) && series[size_t(k + 1)].first <= offsetS + 1e-6) ++k;
-    if (k == seriesShown_) return;
-    seriesShown_ = k;
-    // Before the first snapshot there is no water yet: an empty grid of the same shape.
-    grid_ = series[size_t(std::max(k, 0))].second;
-    if (k < 0) std::fill(grid_->values.begin(), grid_->values.end(), 0.0f);
-    renderer_->setGrid(&*grid_);
+void Viewer::showResults(std::optional<double> simTimeS) {
+    if (!presenter_ || !presenter_->hasResults()) return;
+    bool split = split_ && presenter_->hasVariant() && layer_ == ResultLayer::Depth;
+    if (resultsShown_ && simTimeS == shownSimTime_ && split == shownSplit_ && layer_ == shownLayer_) return;
+    float opacity = grid_ ? grid_->opacity : 0.8f;
+    grid_ = presenter_->apply(*renderer_, simTimeS, split, layer_);
+    if (grid_) {
+        grid_->opacity = opacity;
+        renderer_->setGridOpacity(opacity, render::Side::Left);
+        renderer_->setGridOpacity(opacity, render::Side::Right);
+    }
+    resultsShown_ = true;
+    shownSimTime_ = simTimeS;
+    shownSplit_ = split;
+    shownLayer_ = layer_;
+}
+
+void Viewer::setPresenting(bool on) {
+    if (on == presenting_) return;
+    presenting_ = on;
+    GLFWmonitor* monitor = glfwGetPrimaryMonitor();
+    if (on) {
+        glfwGetWindowPos(window_, &windowedX_, &windowedY_);
+        glfwGetWindowSize(window_, &windowedW_, &windowedH_);
+        if (const GLFWvidmode* mode = monitor ? glfwGetVideoMode(monitor) : nullptr)
+            glfwSetWindowMonitor(window_, monitor, 0, 0, mode->width, mode->height, mode->refreshRate);
+        presentingSince_ = glfwGetTime();
+        if (options_.tour) {
+            tourTime_ = 0;
+            tourPlaying_ = false;
+            split_ = options_.tour->split;
+        }
+    } else {
+        glfwSetWindowMonitor(window_, nullptr, windowedX_, windowedY_, std::max(windowedW_, 320), std::max(windowedH_, 240), 0);
+        tourPlaying_ = false;
+    }
+    resized_ = true;
+}
+
+void Viewer::nextStop() {
+    if (!options_.tour) return;
+    const Tour& t = *options_.tour;
+    // Play on to the end of the current stop (its glide, hold and simulation time), or, when
+    // already there, through the next one; then wait for the presenter.
+    auto endOf = [&](size_t i) { return t.arrival(i) + t.stops[i].holdS; };
+    size_t target = t.at(tourTime_).stop;
+    if (tourTime_ + 1e-6 >= endOf(target)) target = std::min(target + 1, t.stops.size() - 1);
+    tourPauseAt_ = endOf(target);
+    tourPlaying_ = tourTime_ + 1e-6 < *tourPauseAt_;
+}
+
+void Viewer::previousStop() {
+    if (!options_.tour) return;
+    const Tour& t = *options_.tour;
+    TourFrame now = t.at(tourTime_);
+    size_t target = now.holding && tourTime_ - t.arrival(now.stop) > 0.5 ? now.stop : (now.stop > 0 ? now.stop - 1 : 0);
+    tourTime_ = t.arrival(target);
+    tourPlaying_ = false;
+    tourPauseAt_.reset();
+}
+
+void Viewer::presentationKeys() {
+    auto pressed = [](int key) { return ImGui::IsKeyPressed(key, false); };
+    // Clickers send Page Down/Up (some send arrows, B for black, F5/Esc for start/stop).
+    if (pressed(GLFW_KEY_ESCAPE)) {
+        setPresenting(false);
+        return;
+    }
+    if (pressed(GLFW_KEY_PAGE_DOWN) || pressed(GLFW_KEY_RIGHT) || pressed(GLFW_KEY_N)) nextStop();
+    if (pressed(GLFW_KEY_PAGE_UP) || pressed(GLFW_KEY_LEFT) || pressed(GLFW_KEY_P)) previousStop();
+    if (pressed(GLFW_KEY_SPACE)) {
+        if (options_.tour) {
+            tourPlaying_ = !tourPlaying_;
+            tourPauseAt_.reset(); // play on through the stops
+            if (tourPlaying_ && tourTime_ >= options_.tour->duration()) tourTime_ = 0;
+        } else {
+            playing_ = !playing_;
+        }
+    }
+    if (pressed(GLFW_KEY_HOME)) {
+        tourTime_ = 0;
+        tourPlaying_ = false;
+    }
+    if (pressed(GLFW_KEY_B)) split_ = !split_;
+    if (pressed(GLFW_KEY_D)) layer_ = layer_ == ResultLayer::Depth ? ResultLayer::Difference : ResultLayer::Depth;
+}
+
+std::optional<TourFrame> Viewer::advanceTour(double dt) {
+    if (!presenting_ || !options_.tour) return std::nullopt;
+    const Tour& t = *options_.tour;
+    if (tourPlaying_) {
+        tourTime_ += dt;
+        double end = tourPauseAt_ ? *tourPauseAt_ : t.duration();
+        if (tourTime_ >= end) {
+            tourTime_ = end;
+            tourPlaying_ = false;
+            tourPauseAt_.reset();
+        }
+    }
+    return t.at(tourTime_);
+}
+
+render::Hud Viewer::overlayFor(const std::optional<TourFrame>& frame, std::optional<double> simTimeS, int width, int height) {
+    render::Hud hud;
+    OverlayContent c;
+    std::optional<float> divider;
+    if (shownSplit_) divider = splitFraction_ * float(width);
+    if (presenting_) {
+        if (presenter_) c = presenter_->overlay(frame ? &*frame : nullptr, simTimeS, divider, layer_);
+        else c.title = scene_.scenario.name;
+        if (!presenter_ || !presenter_->hasResults()) c.clock = settings_.time;
+        bool fresh = glfwGetTime() - presentingSince_ < 8;
+        c.hint = fresh ? tr("Right/Page Down: next   Left/Page Up: back   Space: play/pause   B: before/after   Esc: leave")
+                       : tr("Esc: leave the presentation");
+    } else if (divider && presenter_) {
+        // Outside a presentation the panels say the rest: just the divider and the names.
+        OverlayContent full = presenter_->overlay(nullptr, simTimeS, divider, layer_);
+        c.splitAtPx = full.splitAtPx;
+        c.leftName = full.leftName;
+        c.rightName = full.rightName;
+        c.scaleBar = c.northArrow = false;
+    } else {
+        return hud;
+    }
+    drawOverlay(hud, c, control_.camera, width, height, presenter_ ? presenter_->groundZ() : typicalGroundZ(scene_.city));
+    return hud;
+}
+
+void Viewer::startExport(const std::string& command, const std::vector<std::string>& args, const fs::path& out, bool video) {
+    if (exportRunning_) return;
+    if (exportThread_.joinable()) exportThread_.join();
+    char self[4096];
+    ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
+    if (n <= 0) return;
+    self[n] = 0;
+    std::string cmd = fmt::format("'{}' {}", self, command);
+    for (const auto& a : args) {
+        std::string q = "'";
+        for (char ch : a) q += ch == '\'' ? std::string("'\\''") : std::string(1, ch);
+        cmd += " " + q + "'";
+    }
+    cmd += " 2>&1";
+    exportRunning_ = true;
+    {
+        std::lock_guard lock(exportMutex_);
+        exportStatus_ = fmt::format(fmt::runtime(tr(video ? "writing video {}" : "writing still {}")), out.string());
+    }
+    // A separate process: the viewer stays responsive, and the export is exactly what the
+    // command line writes.
+    exportThread_ = std::thread([this, cmd, out, video] {
+        std::string last;
+        FILE* p = popen(cmd.c_str(), "r");
+        char line[1024];
+        while (p && fgets(line, sizeof line, p)) {
+            last = line;
+            while (!last.empty() && (last.back() == '\n' || last.back() == '\r')) last.pop_back();
+            std::lock_guard lock(exportMutex_);
+            exportStatus_ = last;
+        }
+        int rc = p ? pclose(p) : -1;
+        std::lock_guard lock(exportMutex_);
+        exportStatus_ = rc == 0 ? fmt::format(fmt::runtime(tr(video ? "video written: {}" : "still written: {}")), out.string())
+                                : fmt::format(fmt::runtime(tr("export failed: {}")), last);
+        exportRunning_ = false;
+    });
 }
 
 std::optional<PickHit> Viewer::pickAt(double x, double y) {
@@ -417,6 +616,18 @@ void Viewer::handleInput(double dt) {
     glfwGetWindowSize(window_, &w, &h);
     bool uiMouse = io.WantCaptureMouse;
 
+    // The split view's divider follows a left drag that starts on it.
+    if (shownSplit_ && !uiMouse) {
+        bool down = glfwGetMouseButton(window_, GLFW_MOUSE_BUTTON_LEFT) == GLFW_PRESS;
+        if (down && !draggingDivider_ && dragButton_ < 0 && std::abs(x - splitFraction_ * w) < 10) draggingDivider_ = true;
+        if (!down) draggingDivider_ = false;
+        if (draggingDivider_) {
+            splitFraction_ = float(std::clamp(x / std::max(w, 1), 0.0, 1.0)); // to an edge: one side alone
+            return;
+        }
+    }
+    // In a tour the tour steers the camera.
+    if (presenting_ && options_.tour) return;
     // Mouse: left drag orbits, right/middle drag pans, a click selects, a double click flies there.
     for (int button : {GLFW_MOUSE_BUTTON_LEFT, GLFW_MOUSE_BUTTON_RIGHT, GLFW_MOUSE_BUTTON_MIDDLE}) {
         bool down = glfwGetMouseButton(window_, button) == GLFW_PRESS;
@@ -487,13 +698,16 @@ void Viewer::handleInput(double dt) {
             control_.flightTarget = lookAt(selected_->point, 150, control_.camera.yawDeg, -35);
         if (ImGui::IsKeyPressed(GLFW_KEY_HOME, false)) control_.flightTarget = overviewCamera(scene_, double(w) / std::max(h, 1));
         if (ImGui::IsKeyPressed(GLFW_KEY_F12, false)) screenshotRequest_ = timestampName();
-        if (ImGui::IsKeyPressed(GLFW_KEY_SPACE, false)) playing_ = !playing_;
+        if (ImGui::IsKeyPressed(GLFW_KEY_SPACE, false) && !presenting_) playing_ = !playing_;
+        if (ImGui::IsKeyPressed(GLFW_KEY_F5, false) && !presenting_) setPresenting(true);
+        if (ImGui::IsKeyPressed(GLFW_KEY_B, false) && !presenting_) split_ = !split_;
     }
     control_.update(dt);
 }
 
 void Viewer::drawLegend(const render::ColorScale& scale) {
-    ImGui::TextUnformatted(scale.unit.empty() ? scale.title.c_str() : fmt::format("{} [{}]", scale.title, scale.unit).c_str());
+    std::string title = tr(scale.title);
+    ImGui::TextUnformatted(scale.unit.empty() ? title.c_str() : fmt::format("{} [{}]", title, scale.unit).c_str());
     ImVec2 p = ImGui::GetCursorScreenPos();
     float w = std::max(200.0f, ImGui::GetContentRegionAvail().x), h = 16;
     ImDrawList* dl = ImGui::GetWindowDrawList();
@@ -503,43 +717,44 @@ void Viewer::drawLegend(const render::ColorScale& scale) {
         dl->AddRectFilled(ImVec2(p.x + w * i / steps, p.y), ImVec2(p.x + w * (i + 1) / steps + 1, p.y + h), c | 0xff000000u);
     }
     ImGui::Dummy(ImVec2(w, h));
-    ImGui::Text("%.2f", double(scale.min));
+    ImGui::TextUnformatted(formatNumber(scale.min, 2).c_str());
     ImGui::SameLine(std::max(0.0f, w - 50));
-    ImGui::Text("%.2f", double(scale.max));
+    ImGui::TextUnformatted(formatNumber(scale.max, 2).c_str());
 }
 
 void Viewer::drawInspector() {
     if (!selected_) {
-        ImGui::TextWrapped("Click a building, road or the ground. Double click flies there; F flies to the selection.");
+        ImGui::TextWrapped("%s", tr("Click a building, road or the ground. Double click flies there; F flies to the selection."));
         return;
     }
     const CityModel& city = scene_.city;
     const PickHit& hit = *selected_;
     Vec2 world = city.frame.toWorld(hit.point.head<2>());
-    ImGui::Text("Point: %.1f, %.1f (%s)", world.x(), world.y(), city.frame.crs.epsg() ? fmt::format("EPSG:{}", city.frame.crs.epsg()).c_str() : "local");
-    ImGui::Text("Height: %.1f m", hit.point.z());
+    std::string crs = city.frame.crs.epsg() ? fmt::format("EPSG:{}", city.frame.crs.epsg()) : tr("local");
+    ImGui::Text("%s: %s, %s (%s)", tr("Point"), formatNumber(world.x(), 1).c_str(), formatNumber(world.y(), 1).c_str(), crs.c_str());
+    ImGui::Text("%s: %s", tr("Height above sea level"), formatQuantity(hit.point.z(), "m", 1).c_str());
     ImGui::Separator();
+    auto row = [](const char* k, const std::string& v) {
+        ImGui::TableNextRow();
+        ImGui::TableNextColumn();
+        ImGui::TextUnformatted(k);
+        ImGui::TableNextColumn();
+        ImGui::TextUnformatted(v.c_str());
+    };
     if (hit.layer == MeshLayer::Buildings && hit.objectId < city.buildings.size()) {
         const Buildings& b = city.buildings;
         size_t i = hit.objectId;
-        ImGui::Text("Building %zu", i);
+        ImGui::TextUnformatted(fmt::format(fmt::runtime(tr("Building {}")), i).c_str());
         if (ImGui::BeginTable("building", 2, ImGuiTableFlags_RowBg | ImGuiTableFlags_Borders)) {
-            auto row = [](const char* k, const std::string& v) {
-                ImGui::TableNextRow();
-                ImGui::TableNextColumn();
-                ImGui::TextUnformatted(k);
-                ImGui::TableNextColumn();
-                ImGui::TextUnformatted(v.c_str());
-            };
-            row("id", b.sourceId[i]);
-            if (!b.name[i].empty()) row("name", b.name[i]);
-            row("use", toString(b.use[i]));
-            row("height", fmt::format("{:.1f} m ({})", b.heightM[i], toString(b.heightSource[i])));
-            if (b.levels[i]) row("storeys", std::to_string(b.levels[i]));
-            if (b.yearBuilt[i]) row("built", std::to_string(b.yearBuilt[i]));
-            row("footprint", fmt::format("{:.0f} m2", b.footprintArea(i)));
-            row("ground", fmt::format("{:.1f} m", b.groundM[i]));
-            for (size_t k = 0; k < b.attributes.names.size(); ++k) {
+            row(tr("id"), b.sourceId[i]);
+            if (!b.name[i].empty()) row(tr("name"), b.name[i]);
+            row(tr("use"), toString(b.use[i]));
+            row(tr("height"), fmt::format("{} ({})", formatQuantity(b.heightM[i], "m", 1), toString(b.heightSource[i])));
+            if (b.levels[i]) row(tr("storeys"), std::to_string(b.levels[i]));
+            if (b.yearBuilt[i]) row(tr("built"), std::to_string(b.yearBuilt[i]));
+            row(tr("footprint"), formatQuantity(b.footprintArea(i), "m²", 0));
+            row(tr("ground"), formatQuantity(b.groundM[i], "m", 1));
+            for (size_t k = 0; k < b.attributes.names.size(); ++k) { // source attributes keep their names
                 const auto& col = b.attributes.columns[k];
                 if (i < col.size() && !col[i].empty()) row(b.attributes.names[k].c_str(), col[i]);
             }
@@ -548,23 +763,29 @@ void Viewer::drawInspector() {
     } else if (hit.layer == MeshLayer::Roads && hit.objectId < city.roads.edgeCount()) {
         const RoadNetwork& r = city.roads;
         size_t e = hit.objectId;
-        ImGui::Text("Road edge %zu", e);
-        ImGui::Text("name: %s", r.wayName[r.way[e]].empty() ? "-" : r.wayName[r.way[e]].c_str());
-        ImGui::Text("way: %s", r.wayId[r.way[e]].c_str());
-        ImGui::Text("class: %s", toString(r.roadClass[e]));
-        ImGui::Text("lanes: %d  speed: %.0f km/h", int(r.lanes[e]), r.speedMps[e] * 3.6);
-        ImGui::Text("length: %.0f m  %s", r.lengthM[e], r.reverse[e].valid() ? "two-way" : "one-way");
-        if (r.flags[e] & RoadNetwork::Bridge) ImGui::TextUnformatted("bridge");
+        ImGui::TextUnformatted(fmt::format(fmt::runtime(tr("Road edge {}")), e).c_str());
+        if (ImGui::BeginTable("road", 2, ImGuiTableFlags_RowBg | ImGuiTableFlags_Borders)) {
+            row(tr("name"), r.wayName[r.way[e]].empty() ? "-" : r.wayName[r.way[e]]);
+            row(tr("way"), r.wayId[r.way[e]]);
+            row(tr("class"), toString(r.roadClass[e]));
+            row(tr("lanes"), std::to_string(int(r.lanes[e])));
+            row(tr("Speed limit"), formatQuantity(r.speedMps[e] * 3.6, "km/h", 0));
+            row(tr("length"), formatQuantity(r.lengthM[e], "m", 0));
+            row("", r.reverse[e].valid() ? tr("two-way") : tr("one-way"));
+            if (r.flags[e] & RoadNetwork::Bridge) row("", tr("bridge"));
+            ImGui::EndTable();
+        }
     } else {
-        ImGui::TextUnformatted("Terrain");
+        ImGui::TextUnformatted(tr("Terrain"));
         const Water& water = city.water;
         for (size_t a = 0; a < water.areas.size(); ++a)
             if (pointInRing(hit.point.head<2>(), water.areas.ring(a, 0)))
-                ImGui::Text("water: %s %s", water.areaKind[a].c_str(), water.areaName[a].c_str());
+                ImGui::Text("%s: %s %s", tr("water"), water.areaKind[a].c_str(), water.areaName[a].c_str());
         const LandUse& lu = city.landuse;
         for (size_t a = 0; a < lu.size(); ++a)
             if (pointInRing(hit.point.head<2>(), lu.areas.ring(a, 0))) {
-                ImGui::Text("land use: %s (sealed %.0f %%)", lu.className[a].c_str(), lu.imperviousness[a] * 100.0);
+                ImGui::Text("%s: %s (%s %s %%)", tr("land use"), lu.className[a].c_str(), tr("sealed"),
+                            formatNumber(lu.imperviousness[a] * 100.0, 0).c_str());
                 break;
             }
     }
@@ -572,37 +793,116 @@ void Viewer::drawInspector() {
         const auto& g = *grid_;
         int c = int(std::floor((hit.point.x() - g.originX) / g.cellSize)), r = int(std::floor((g.originY - hit.point.y()) / g.cellSize));
         if (c >= 0 && r >= 0 && c < g.width && r < g.height)
-            ImGui::Text("%s: %.3f %s", g.scale.title.c_str(), g.values[size_t(r) * g.width + c], g.scale.unit.c_str());
+            ImGui::Text("%s: %s", tr(g.scale.title.c_str()), formatQuantity(g.values[size_t(r) * g.width + c], g.scale.unit, 3).c_str());
     }
+}
+
+void Viewer::drawPresentationMenu() {
+    if (!ImGui::BeginMenu(tr("Presentation"))) return;
+    int w, h;
+    glfwGetFramebufferSize(window_, &w, &h);
+    if (ImGui::MenuItem(tr("Start presentation"), "F5")) setPresenting(true);
+    bool canSplit = presenter_ && presenter_->hasVariant();
+    ImGui::MenuItem(tr("Before/after (split view)"), "B", &split_, canSplit);
+    bool difference = layer_ == ResultLayer::Difference;
+    if (ImGui::MenuItem(tr("Difference layer"), "D", &difference, canSplit)) layer_ = difference ? ResultLayer::Difference : ResultLayer::Depth;
+    ImGui::Separator();
+    if (ImGui::BeginMenu(tr("Bookmarks"))) {
+        if (options_.tour)
+            for (const Bookmark& b : options_.tour->bookmarks)
+                if (ImGui::MenuItem(b.name.c_str())) control_.flightTarget = b.camera;
+        ImGui::Separator();
+        if (ImGui::MenuItem(tr("Add bookmark here"))) {
+            if (!options_.tour) {
+                options_.tour = Tour{};
+                options_.tour->baselineName = {"baseline", "heute"};
+                options_.tour->variantName = {"variant", "Variante"};
+            }
+            Tour& t = *options_.tour;
+            std::string name = fmt::format(fmt::runtime(tr("bookmark {}")), t.bookmarks.size() + 1);
+            t.bookmarks.push_back({name, control_.camera});
+            TourStop stop;
+            stop.bookmark = t.bookmarks.size() - 1;
+            stop.glideS = t.stops.empty() ? 0 : 4;
+            t.stops.push_back(stop);
+        }
+        if (ImGui::MenuItem(tr("Save tour"), nullptr, false, options_.tour.has_value())) {
+            fs::path file = options_.tour->file;
+            if (file.empty()) {
+                file = scene_.scenario.file;
+                file.replace_extension(".tour.yaml");
+            }
+            try {
+                saveTour(*options_.tour, file, scene_.city);
+                options_.tour->file = file;
+                status_ = fmt::format(fmt::runtime(tr("saved {}")), file.string());
+            } catch (const std::exception& e) {
+                status_ = fmt::format(fmt::runtime(tr("could not save: {}")), e.what());
+            }
+        }
+        ImGui::EndMenu();
+    }
+    ImGui::Separator();
+    // Exports run `citytwin render-tour` / `citytwin render` in the background with this view's settings.
+    std::vector<std::string> common = {"--lang", languageCode(language())};
+    if (!options_.results.empty()) common.insert(common.end(), {"--results", options_.results.string()});
+    if (split_ && canSplit) common.push_back("--split");
+    else common.push_back("--no-split");
+    if (layer_ == ResultLayer::Difference) common.push_back("--difference");
+    bool tourSaved = options_.tour && !options_.tour->file.empty();
+    if (ImGui::MenuItem(tr("Export tour video..."), nullptr, false, tourSaved && !exportRunning_)) {
+        fs::path out = fs::absolute(scene_.scenario.file.parent_path() / (options_.tour->file.stem().stem().string() + ".mp4"));
+        std::vector<std::string> args = {scene_.scenario.file.string(), options_.tour->file.string(), "--out", out.string(),
+                                         "--size", "1920x1080"};
+        args.insert(args.end(), common.begin(), common.end());
+        startExport("render-tour", args, out, true);
+    }
+    if (ImGui::MenuItem(tr("Export 4K still"), nullptr, false, !exportRunning_)) {
+        fs::path out = fs::absolute(timestampName());
+        Vec2 eye = scene_.city.frame.toWorld(control_.camera.eye.head<2>());
+        std::vector<std::string> args = {scene_.scenario.file.string(), "--out", out.string(), "--size", "3840x2160", "--camera",
+                                         fmt::format("{:.2f},{:.2f},{:.2f},{:.3f},{:.3f}", eye.x(), eye.y(), control_.camera.eye.z(),
+                                                     control_.camera.yawDeg, control_.camera.pitchDeg),
+                                         "--sim-time", fmt::format("{:.0f}", shownSimTime_.value_or(simOffsetS_))};
+        if (tourSaved) args.insert(args.end(), {"--tour", options_.tour->file.string(), "--at", fmt::format("{:.3f}", tourTime_)});
+        args.insert(args.end(), common.begin(), common.end());
+        startExport("render", args, out, false);
+    }
+    ImGui::EndMenu();
 }
 
 void Viewer::drawUi(const render::FrameStats& stats, double frameMs) {
     if (ImGui::BeginMainMenuBar()) {
-        if (ImGui::BeginMenu("File")) {
-            if (ImGui::MenuItem("Open scenario...")) openScenarioPopup_ = true;
-            if (ImGui::MenuItem("Screenshot", "F12")) screenshotRequest_ = timestampName();
-            if (ImGui::MenuItem("Quit", "Esc")) glfwSetWindowShouldClose(window_, 1);
+        if (ImGui::BeginMenu(tr("File"))) {
+            if (ImGui::MenuItem(tr("Open scenario..."))) openScenarioPopup_ = true;
+            if (ImGui::MenuItem(tr("Screenshot"), "F12")) screenshotRequest_ = timestampName();
+            if (ImGui::MenuItem(tr("Quit"), "Esc")) glfwSetWindowShouldClose(window_, 1);
             ImGui::EndMenu();
         }
-        if (ImGui::BeginMenu("View")) {
-            ImGui::MenuItem("Layers", nullptr, &showLayers_);
-            ImGui::MenuItem("Legend", nullptr, &showLegend_);
-            ImGui::MenuItem("Inspector", nullptr, &showInspector_);
-            ImGui::MenuItem("Time", nullptr, &showTime_);
-            ImGui::MenuItem("Statistics", nullptr, &showStats_);
+        if (ImGui::BeginMenu(tr("View"))) {
+            ImGui::MenuItem(tr("Layers"), nullptr, &showLayers_);
+            ImGui::MenuItem(tr("Legend"), nullptr, &showLegend_);
+            ImGui::MenuItem(tr("Inspector"), nullptr, &showInspector_);
+            ImGui::MenuItem(tr("Time"), nullptr, &showTime_);
+            ImGui::MenuItem(tr("Statistics"), nullptr, &showStats_);
             ImGui::Separator();
-            if (ImGui::MenuItem("Overview", "Home")) {
+            if (ImGui::MenuItem(tr("Overview"), "Home")) {
                 int w, h;
                 glfwGetFramebufferSize(window_, &w, &h);
                 control_.flightTarget = overviewCamera(scene_, double(w) / std::max(h, 1));
             }
-            if (ImGui::MenuItem("Vsync", nullptr, &vsync_)) resized_ = true;
+            if (ImGui::MenuItem(tr("Vsync"), nullptr, &vsync_)) resized_ = true;
+            if (ImGui::BeginMenu(tr("Language"))) {
+                if (ImGui::MenuItem(tr("English"), nullptr, language() == Language::English)) setLanguage(Language::English);
+                if (ImGui::MenuItem(tr("German"), nullptr, language() == Language::German)) setLanguage(Language::German);
+                ImGui::EndMenu();
+            }
             ImGui::EndMenu();
         }
-        if (ImGui::BeginMenu("Places")) {
+        if (ImGui::BeginMenu(tr("Places"))) {
             // Fly to a named building or street; the named buildings are listed.
             ImGui::SetNextItemWidth(220);
-            bool go = ImGui::InputTextWithHint("##place", "building or street name", placeQuery_, sizeof placeQuery_,
+            bool go = ImGui::InputTextWithHint("##place", tr("building or street name"), placeQuery_, sizeof placeQuery_,
                                                ImGuiInputTextFlags_EnterReturnsTrue);
             std::string target = go ? placeQuery_ : "";
             ImGui::Separator();
@@ -613,37 +913,48 @@ void Viewer::drawUi(const render::FrameStats& stats, double frameMs) {
                 glfwGetFramebufferSize(window_, &w, &h);
                 if (auto cam = namedCamera(scene_, target, double(w) / std::max(h, 1))) {
                     control_.flightTarget = *cam;
-                    status_ = fmt::format("flying to {}", target);
+                    status_ = fmt::format(fmt::runtime(tr("flying to {}")), target);
                 } else {
-                    status_ = fmt::format("no building or street named '{}'", target);
+                    status_ = fmt::format(fmt::runtime(tr("no building or street named '{}'")), target);
                 }
                 ImGui::CloseCurrentPopup();
             }
             ImGui::EndMenu();
         }
+        drawPresentationMenu();
+        {
+            std::lock_guard lock(exportMutex_);
+            if (!exportStatus_.empty()) ImGui::TextDisabled("%s", exportStatus_.c_str());
+        }
         if (!status_.empty()) ImGui::TextDisabled("%s", status_.c_str());
         ImGui::EndMainMenuBar();
     }
     if (openScenarioPopup_) {
-        ImGui::OpenPopup("Open scenario");
+        ImGui::OpenPopup(windowTitle("Open scenario").c_str());
         openScenarioPopup_ = false;
     }
-    if (ImGui::BeginPopupModal("Open scenario", nullptr, ImGuiWindowFlags_AlwaysAutoResize)) {
-        ImGui::InputText("scenario YAML", openPath_, sizeof openPath_);
-        if (ImGui::Button("Open")) {
+    if (ImGui::BeginPopupModal(windowTitle("Open scenario").c_str(), nullptr, ImGuiWindowFlags_AlwaysAutoResize)) {
+        ImGui::InputText(tr("scenario YAML"), openPath_, sizeof openPath_);
+        if (ImGui::Button(tr("Open"))) {
             try {
                 CityScene next = loadScene(openPath_, options_.sceneOptions);
+                // Results and tour belong to the old scenario.
+                options_.tour.reset();
+                options_.results.clear();
+                split_ = false;
+                layer_ = ResultLayer::Depth;
                 scene_ = std::move(next);
+                presenter_ = std::make_unique<Presenter>(scene_, fs::path());
                 grid_.reset();
                 loadCity();
-                status_ = fmt::format("opened {}", openPath_);
+                status_ = fmt::format(fmt::runtime(tr("opened {}")), openPath_);
             } catch (const std::exception& e) {
-                status_ = fmt::format("could not open: {}", e.what()); // the old city stays
+                status_ = fmt::format(fmt::runtime(tr("could not open: {}")), e.what()); // the old city stays
             }
             ImGui::CloseCurrentPopup();
         }
         ImGui::SameLine();
-        if (ImGui::Button("Cancel")) ImGui::CloseCurrentPopup();
+        if (ImGui::Button(tr("Cancel"))) ImGui::CloseCurrentPopup();
         ImGui::EndPopup();
     }
 
@@ -652,30 +963,36 @@ void Viewer::drawUi(const render::FrameStats& stats, double frameMs) {
     if (showLayers_) {
         ImGui::SetNextWindowPos(ImVec2(10, 30), ImGuiCond_FirstUseEver);
         ImGui::SetNextWindowSize(ImVec2(270, 0), ImGuiCond_FirstUseEver);
-        if (ImGui::Begin("Layers", &showLayers_)) {
+        if (ImGui::Begin(windowTitle("Layers").c_str(), &showLayers_)) {
             auto& s = settings_.show;
-            ImGui::Checkbox("Terrain", &s.terrain);
-            ImGui::Checkbox("Water bodies", &s.water);
-            ImGui::Checkbox("Buildings", &s.buildings);
-            ImGui::Checkbox("Roads", &s.roads);
+            ImGui::Checkbox(tr("Terrain"), &s.terrain);
+            ImGui::Checkbox(tr("Water bodies"), &s.water);
+            ImGui::Checkbox(tr("Buildings"), &s.buildings);
+            ImGui::Checkbox(tr("Roads"), &s.roads);
+            ImGui::Checkbox(tr("Labels"), &s.markers);
             if (grid_) {
-                ImGui::Checkbox(grid_->scale.title.c_str(), &s.grid);
-                if (ImGui::SliderFloat("opacity", &grid_->opacity, 0, 1)) renderer_->setGridOpacity(grid_->opacity);
+                ImGui::Checkbox(fmt::format("{}###grid", tr(grid_->scale.title)).c_str(), &s.grid);
+                if (ImGui::SliderFloat(tr("opacity"), &grid_->opacity, 0, 1)) {
+                    renderer_->setGridOpacity(grid_->opacity, render::Side::Left);
+                    renderer_->setGridOpacity(grid_->opacity, render::Side::Right);
+                }
             }
             ImGui::Separator();
-            if (ImGui::Combo("buildings by", &buildingColor_, buildingColorChoices, IM_ARRAYSIZE(buildingColorChoices))) applyBuildingColors();
-            if (ImGui::Combo("roads by", &roadColor_, roadColorChoices, IM_ARRAYSIZE(roadColorChoices))) applyRoadColors();
+            auto buildingItems = translated(buildingColorChoices);
+            auto roadItems = translated(roadColorChoices);
+            if (ImGui::Combo(tr("buildings by"), &buildingColor_, buildingItems.data(), int(buildingItems.size()))) applyBuildingColors();
+            if (ImGui::Combo(tr("roads by"), &roadColor_, roadItems.data(), int(roadItems.size()))) applyRoadColors();
             ImGui::Separator();
-            ImGui::Checkbox("Shadows", &settings_.shadows);
-            ImGui::Checkbox("Hillshade", &settings_.hillshade);
-            ImGui::SliderFloat("terrain detail", &settings_.terrainDetail, 0.25f, 4.0f);
+            ImGui::Checkbox(tr("Shadows"), &settings_.shadows);
+            ImGui::Checkbox(tr("Hillshade"), &settings_.hillshade);
+            ImGui::SliderFloat(tr("terrain detail"), &settings_.terrainDetail, 0.25f, 4.0f);
         }
         ImGui::End();
     }
     if (showLegend_ && (grid_ || buildingScale_ || roadScale_)) {
         ImGui::SetNextWindowPos(ImVec2(10, io.DisplaySize.y - 230), ImGuiCond_FirstUseEver);
         ImGui::SetNextWindowSize(ImVec2(270, 0), ImGuiCond_FirstUseEver);
-        if (ImGui::Begin("Legend", &showLegend_)) {
+        if (ImGui::Begin(windowTitle("Legend").c_str(), &showLegend_)) {
             if (grid_ && settings_.show.grid) drawLegend(grid_->scale);
             if (buildingScale_) drawLegend(*buildingScale_);
             if (roadScale_) drawLegend(*roadScale_);
@@ -685,43 +1002,47 @@ void Viewer::drawUi(const render::FrameStats& stats, double frameMs) {
     if (showInspector_) {
         ImGui::SetNextWindowPos(ImVec2(right - 340, 30), ImGuiCond_FirstUseEver);
         ImGui::SetNextWindowSize(ImVec2(340, 360), ImGuiCond_FirstUseEver);
-        if (ImGui::Begin("Inspector", &showInspector_)) drawInspector();
+        if (ImGui::Begin(windowTitle("Inspector").c_str(), &showInspector_)) drawInspector();
         ImGui::End();
     }
     if (showTime_) {
         ImGui::SetNextWindowPos(ImVec2(io.DisplaySize.x / 2 - 260, io.DisplaySize.y - 110), ImGuiCond_FirstUseEver);
         ImGui::SetNextWindowSize(ImVec2(520, 0), ImGuiCond_FirstUseEver);
-        if (ImGui::Begin("Time", &showTime_)) {
-            if (ImGui::Button(playing_ ? "Pause" : "Play")) playing_ = !playing_;
+        if (ImGui::Begin(windowTitle("Time").c_str(), &showTime_)) {
+            if (ImGui::Button(fmt::format("{}###play", playing_ ? tr("Pause") : tr("Play")).c_str())) playing_ = !playing_;
             ImGui::SameLine();
             ImGui::SetNextItemWidth(120);
-            ImGui::SliderFloat("speed x", &playSpeed_, 1, 3600, "%.0f", ImGuiSliderFlags_Logarithmic);
+            ImGui::SliderFloat(tr("speed x"), &playSpeed_, 1, 3600, "%.0f", ImGuiSliderFlags_Logarithmic);
             float offset = float(simOffsetS_ / 60);
             float duration = float(std::max(60.0, scene_.scenario.durationS) / 60);
             ImGui::SetNextItemWidth(-1);
             if (session_) { // a live run only goes forward
                 ImGui::ProgressBar(float(liveTime_.load() / std::max(1.0, scene_.scenario.durationS)), ImVec2(-1, 0),
-                                   fmt::format("simulated {:.1f} of {:.0f} min ({})", liveTime_.load() / 60, duration,
-                                               options_.liveVariant ? "variant" : "baseline").c_str());
+                                   fmt::format(fmt::runtime(tr("simulated {} of {} min ({})")), formatNumber(liveTime_.load() / 60, 1),
+                                               formatNumber(duration, 0), options_.liveVariant ? tr("variant") : tr("baseline"))
+                                       .c_str());
             } else if (ImGui::SliderFloat("##seek", &offset, 0, duration, "%.1f min")) {
                 simOffsetS_ = offset * 60.0;
             }
-            ImGui::Text("%s   sun %.0f° az, %.0f° elev", settings_.time.iso().c_str(), renderer_->sunFor(settings_).azimuthDeg,
-                        renderer_->sunFor(settings_).elevationDeg);
+            render::SunPosition sun = renderer_->sunFor(settings_);
+            ImGui::Text("%s   %s %s° / %s°", formatDateTime(settings_.time).c_str(), tr("Sun"), formatNumber(sun.azimuthDeg, 0).c_str(),
+                        formatNumber(sun.elevationDeg, 0).c_str());
         }
         ImGui::End();
     }
     if (showStats_) {
         ImGui::SetNextWindowPos(ImVec2(right - 340, io.DisplaySize.y - 190), ImGuiCond_FirstUseEver);
         ImGui::SetNextWindowSize(ImVec2(340, 0), ImGuiCond_FirstUseEver);
-        if (ImGui::Begin("Statistics", &showStats_)) {
-            ImGui::Text("%.1f fps, %.2f ms per frame", 1000.0 / std::max(frameMs, 1e-3), frameMs);
-            ImGui::Text("triangles %.2f M of %.2f M, draws %u", stats.triangles / 1e6, renderer_->sceneTriangles() / 1e6, stats.drawCalls);
-            ImGui::Text("chunks drawn %u, culled %u", stats.chunksDrawn, stats.chunksCulled);
-            ImGui::Text("GPU memory %.0f MiB", ctx_->deviceLocalBytes() / 1048576.0);
+        if (ImGui::Begin(windowTitle("Statistics").c_str(), &showStats_)) {
+            ImGui::Text("%s fps, %s ms", formatNumber(1000.0 / std::max(frameMs, 1e-3), 1).c_str(), formatNumber(frameMs, 2).c_str());
+            ImGui::Text("%s %s M / %s M, %s %u", tr("triangles"), formatNumber(stats.triangles / 1e6, 2).c_str(),
+                        formatNumber(renderer_->sceneTriangles() / 1e6, 2).c_str(), tr("draws"), stats.drawCalls);
+            ImGui::Text("%s %u, %s %u", tr("chunks drawn"), stats.chunksDrawn, tr("culled"), stats.chunksCulled);
+            ImGui::Text("%s %s MiB", tr("GPU memory"), formatNumber(ctx_->deviceLocalBytes() / 1048576.0, 0).c_str());
             ImGui::Text("%s", ctx_->deviceName().c_str());
             Vec2 eye = scene_.city.frame.toWorld(control_.camera.eye.head<2>());
-            ImGui::Text("camera %.1f,%.1f,%.1f,%.1f,%.1f", eye.x(), eye.y(), control_.camera.eye.z(), control_.camera.yawDeg,
+            // Machine-readable (for --camera), so not localised.
+            ImGui::Text("%s %.1f,%.1f,%.1f,%.1f,%.1f", tr("camera"), eye.x(), eye.y(), control_.camera.eye.z(), control_.camera.yawDeg,
                         control_.camera.pitchDeg);
         }
         ImGui::End();
@@ -797,11 +1118,14 @@ int Viewer::run() {
         Viewer* v;
         ~StopLive() { v->stopLive(); }
     } stopLiveAtExit{this};
+    // Results and tour before the window too. A live run draws its own water.
+    presenter_ = std::make_unique<Presenter>(scene_, options_.live ? fs::path() : options_.results, options_.tour);
     initWindow();
     initImGui();
     grid_ = options_.grid;
     loadCity();
     if (options_.camera) control_.camera = *options_.camera;
+    if (options_.present) setPresenting(true);
     VkDevice d = ctx_->device();
     int frame = 0;
     long frames = 0;
@@ -840,9 +1164,16 @@ int Viewer::run() {
         ImGui_ImplVulkan_NewFrame();
         ImGui_ImplGlfw_NewFrame();
         ImGui::NewFrame();
-        if (ImGui::IsKeyPressed(GLFW_KEY_ESCAPE, false) && !ImGui::GetIO().WantCaptureKeyboard) glfwSetWindowShouldClose(window_, 1);
+        if (presenting_) presentationKeys();
+        else if (ImGui::IsKeyPressed(GLFW_KEY_ESCAPE, false) && !ImGui::GetIO().WantCaptureKeyboard) glfwSetWindowShouldClose(window_, 1);
         handleInput(dt);
-        if (playing_) simOffsetS_ = std::min(simOffsetS_ + dt * playSpeed_, std::max(60.0, scene_.scenario.durationS));
+        std::optional<TourFrame> tourFrame = advanceTour(dt);
+        if (tourFrame) {
+            control_.camera = tourFrame->camera;
+            control_.flightTarget.reset();
+            if (tourFrame->simTimeS) simOffsetS_ = *tourFrame->simTimeS;
+        }
+        if (playing_ && !tourFrame) simOffsetS_ = std::min(simOffsetS_ + dt * playSpeed_, std::max(60.0, scene_.scenario.durationS));
         if (session_) {
             // The clock runs no further ahead of the simulation than one frame's worth.
             simOffsetS_ = std::min(simOffsetS_, liveTime_.load() + dt * playSpeed_);
@@ -851,9 +1182,15 @@ int Viewer::run() {
         }
         settings_.time = scene_.scenario.start;
         settings_.time.utcSeconds += int64_t(simOffsetS_);
-        showSeriesAt(simOffsetS_);
-        drawUi(stats, frameMs);
+        if (presenting_ && options_.tour && options_.tour->lightAt) settings_.time = *options_.tour->lightAt;
+        std::optional<double> simTime;
+        if (presenter_->hasResults()) simTime = simOffsetS_;
+        showResults(simTime);
+        if (shownSplit_) settings_.splitAtPx = splitFraction_ * float(fw);
+        else settings_.splitAtPx.reset();
+        if (!presenting_) drawUi(stats, frameMs);
         ImGui::Render();
+        render::Hud hud = overlayFor(tourFrame, simTime, fw, fh);
 
         bool lastFrame = options_.exitAfterFrames > 0 && frames + 1 >= options_.exitAfterFrames;
         // A counted run (the tests) also resizes the window halfway, so swapchain recreation
@@ -867,7 +1204,8 @@ int Viewer::run() {
         bi.flags = VK_COMMAND_BUFFER_USAGE_ONE_TIME_SUBMIT_BIT;
         vkBeginCommandBuffer(cmd, &bi);
         stats = renderer_->record(cmd, frame, swapchain_->framebuffer(imageIndex), swapchain_->extent(), control_.camera, settings_,
-                                  nullptr, [](VkCommandBuffer c) { ImGui_ImplVulkan_RenderDrawData(ImGui::GetDrawData(), c); });
+                                  hud.empty() ? nullptr : &hud,
+                                  [](VkCommandBuffer c) { ImGui_ImplVulkan_RenderDrawData(ImGui::GetDrawData(), c); });
         if (!screenshotRequest_.empty()) {
             saveScreenshot(imageIndex, screenshotRequest_, cmd);
             screenshotRequest_.clear();
@@ -902,6 +1240,7 @@ int Viewer::run() {
     }
     vkDeviceWaitIdle(d);
     if (!pendingScreenshot_.empty()) writePendingScreenshot();
+    if (exportThread_.joinable()) exportThread_.join(); // a running export finishes its file
     std::printf("viewer: %ld frames, %.1f fps at the end, %s\n", frames, 1000.0 / std::max(frameMs, 1e-3), ctx_->deviceName().c_str());
     if (session_) std::printf("viewer: simulated %.0f s of %.0f s live\n", liveTime_.load(), scene_.scenario.durationS);
     size_t messages = ctx_->validationMessages();

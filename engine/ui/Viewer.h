@@ -1,9 +1,11 @@
 #pragma once
 // The interactive viewer: a GLFW window with the city in 3D, a mouse/keyboard camera,
-// picking through Bullet, and ImGui panels (menu, layers, legend, inspector, time, statistics).
+// picking through Bullet, ImGui panels (menu, layers, legend, inspector, time, statistics),
+// the before/after split view, and presentation mode (full screen tours for a council).
 #include "render/Camera.h"
 #include "render/Overlays.h"
 #include "ui/CityScene.h"
+#include "ui/Tour.h"
 
 #include <filesystem>
 #include <optional>
@@ -21,9 +23,11 @@ struct ViewerOptions {
     std::filesystem::path screenshot; // with exitAfterFrames: the last frame is saved here
     std::optional<render::Camera> camera;
     std::optional<render::GridOverlay> grid;
-    // A grid per time (seconds after the scenario's start), e.g. flood depth snapshots: the
-    // time controls show the latest one at or before the current time.
-    std::vector<std::pair<double, render::GridOverlay>> gridSeries;
+    // A run's output folder: its flood depth over time (interpolated between snapshots) with
+    // the time controls, baseline and variant side by side in the split view.
+    std::filesystem::path results;
+    std::optional<Tour> tour;         // bookmarks and the presentation tour
+    bool present = false;             // start in presentation mode (full screen, no panels)
     SceneOptions sceneOptions;        // for File → Open
     // Run the scenario's modules while viewing (water spreads as the clock runs); the
     // variant (with the edits) instead of the baseline if asked.

@@ -48,45 +48,10 @@ struct Polygon {
     std::vector<Vec2> ring; // local frame
 };
 
-// Reads YAML with errors that name the line.
-class Yaml {
+// Reads a module block's YAML; `where` is "file:line" of the block, messages name the line.
+class Yaml : public YamlReader {
 public:
-    explicit Yaml(std::string where) : where(std::move(where)) {}
-    [[noreturn]] void fail(const YAML::Node& n, const std::string& what, const std::string& hint = {}) const {
-        std::string loc = where;
-        if (n.IsDefined() && !n.Mark().is_null()) {
-            auto colon = where.rfind(':');
-            loc = (colon == std::string::npos ? where : where.substr(0, colon)) + ":" + std::to_string(n.Mark().line + 1);
-        }
-        throw InputError(what, loc, hint);
-    }
-    double number(const YAML::Node& n, const std::string& key) const {
-        if (!n || !n.IsScalar()) fail(n, "'" + key + "' must be a number");
-        try {
-            double v = n.as<double>();
-            if (!std::isfinite(v)) fail(n, "'" + key + "' is not a finite number");
-            return v;
-        } catch (const YAML::Exception&) {
-            fail(n, "'" + key + "' must be a number, not '" + n.Scalar() + "'");
-        }
-    }
-    double duration(const YAML::Node& n, const std::string& key) const {
-        if (!n || !n.IsScalar()) fail(n, "'" + key + "' must be a duration");
-        auto d = parseDurationSeconds(n.Scalar());
-        if (!d) fail(n, "'" + key + "' is not a duration: '" + n.Scalar() + "'", "e.g. 300, 5min, 1h");
-        return *d;
-    }
-    Vec2 point(const YAML::Node& n, const std::string& key) const {
-        if (!n.IsSequence() || n.size() != 2) fail(n, "'" + key + "' must be [x, y] in the city's CRS");
-        return {number(n[0], key), number(n[1], key)};
-    }
-    std::vector<Vec2> points(const YAML::Node& n, const std::string& key, size_t minCount) const {
-        if (!n.IsSequence() || n.size() < minCount)
-            fail(n, fmt::format("'{}' must be a list of at least {} [x, y] points", key, minCount));
-        std::vector<Vec2> out;
-        for (auto p : n) out.push_back(point(p, key));
-        return out;
-    }
+    explicit Yaml(const std::string& where) : YamlReader(where.substr(0, where.rfind(':')), {}, where) {}
     // [[t, value], ...] with sorted times.
     void series(const YAML::Node& n, const std::string& key, std::vector<double>& ts, std::vector<double>& vs) const {
         if (!n.IsSequence() || n.size() == 0) fail(n, "'" + key + "' must be a list of [time_s, value] pairs");
@@ -99,22 +64,6 @@ public:
             vs.push_back(v);
         }
     }
-    void keys(const YAML::Node& map, const std::string& section, std::initializer_list<const char*> allowed) const {
-        if (!map.IsMap()) fail(map, "'" + section + "' must be a mapping");
-        for (auto it = map.begin(); it != map.end(); ++it) {
-            std::string k = it->first.as<std::string>();
-            bool ok = false;
-            for (auto* a : allowed) ok = ok || k == a;
-            if (!ok) {
-                std::string list;
-                for (auto* a : allowed) list += (list.empty() ? "" : ", ") + std::string(a);
-                fail(it->first, "unknown key '" + k + "' in " + section, "allowed: " + list);
-            }
-        }
-    }
-
-private:
-    std::string where;
 };
 
 class FloodModule : public SimulationModule {
@@ -274,7 +223,7 @@ void FloodModule::configure(const YAML::Node& block, const std::string& whereIn,
     where = whereIn;
     Yaml y(where);
     YAML::Node b = block.IsNull() ? YAML::Node(YAML::NodeType::Map) : block;
-    y.keys(b, "flood", {"scheme", "second_order", "cell_size", "buildings", "building_raise", "manning_default", "boundary",
+    y.checkKeys(b, "flood", {"scheme", "second_order", "cell_size", "buildings", "building_raise", "manning_default", "boundary",
                         "rain", "losses", "inflows", "initial_levels", "gauges", "gauge_interval",
                         "snapshot_interval", "cfl", "max_dt"});
     if (city->terrain.empty())
@@ -321,7 +270,7 @@ void FloodModule::configure(const YAML::Node& block, const std::string& whereIn,
             return out;
         };
         if (bd.IsMap() && !bd["level"]) {
-            y.keys(bd, "boundary", {"default", "west", "east", "south", "north"});
+            y.checkKeys(bd, "boundary", {"default", "west", "east", "south", "north"});
             Boundary def = bd["default"] ? parse(bd["default"]) : Boundary{};
             options.west = bd["west"] ? parse(bd["west"]) : def;
             options.east = bd["east"] ? parse(bd["east"]) : def;
@@ -332,7 +281,7 @@ void FloodModule::configure(const YAML::Node& block, const std::string& whereIn,
         }
     }
     if (auto r = b["rain"]) {
-        y.keys(r, "rain", {"intensity_mm_h", "duration", "hyetograph", "design_storm", "factor"});
+        y.checkKeys(r, "rain", {"intensity_mm_h", "duration", "hyetograph", "design_storm", "factor"});
         if (r["intensity_mm_h"]) {
             double mmh = y.number(r["intensity_mm_h"], "intensity_mm_h");
             if (mmh < 0) y.fail(r["intensity_mm_h"], "rain intensity must not be negative");
@@ -352,7 +301,7 @@ void FloodModule::configure(const YAML::Node& block, const std::string& whereIn,
                 return (*vs)[static_cast<size_t>(it - ts->begin() - 1)] * kMmPerHour;
             };
         } else if (auto ds = r["design_storm"]) {
-            y.keys(ds, "design_storm", {"type", "duration", "interval", "depth_mm", "depths_mm"});
+            y.checkKeys(ds, "design_storm", {"type", "duration", "interval", "depth_mm", "depths_mm"});
             std::string type = ds["type"] ? ds["type"].as<std::string>() : "euler2";
             double dur = y.duration(ds["duration"], "duration");
             Hyetograph hy;
@@ -384,9 +333,9 @@ void FloodModule::configure(const YAML::Node& block, const std::string& whereIn,
         }
     }
     if (auto l = b["losses"]) {
-        y.keys(l, "losses", {"drainage_mm_h", "infiltration_mm_h", "green_ampt"});
+        y.checkKeys(l, "losses", {"drainage_mm_h", "infiltration_mm_h", "green_ampt"});
         if (auto ga = l["green_ampt"]) {
-            y.keys(ga, "green_ampt", {"soil", "initial_saturation"});
+            y.checkKeys(ga, "green_ampt", {"soil", "initial_saturation"});
             std::string soil = ga["soil"] ? ga["soil"].as<std::string>() : "loam";
             const SoilClass* found = nullptr;
             for (const auto& sc : soilClasses())
@@ -404,13 +353,13 @@ void FloodModule::configure(const YAML::Node& block, const std::string& whereIn,
     const Vec2 origin = city->frame.origin;
     if (auto ins = b["inflows"]) {
         for (auto in : ins) {
-            y.keys(in, "inflow", {"name", "at", "line", "hydrograph"});
+            y.checkKeys(in, "inflow", {"name", "at", "line", "hydrograph"});
             inflowSpecs.push_back(readInflow(y, in, fmt::format("inflow{}", inflowSpecs.size() + 1)));
         }
     }
     if (auto il = b["initial_levels"]) {
         for (auto e : il) {
-            y.keys(e, "initial level", {"polygon", "level"});
+            y.checkKeys(e, "initial level", {"polygon", "level"});
             auto ring = y.points(e["polygon"], "polygon", 3);
             for (auto& p : ring) p -= origin;
             initialLevels.emplace_back(ring, y.number(e["level"], "level"));
@@ -418,7 +367,7 @@ void FloodModule::configure(const YAML::Node& block, const std::string& whereIn,
     }
     if (auto gs = b["gauges"]) {
         for (auto g : gs) {
-            y.keys(g, "gauge", {"name", "at"});
+            y.checkKeys(g, "gauge", {"name", "at"});
             Gauge gauge;
             gauge.name = g["name"] ? g["name"].as<std::string>() : fmt::format("G{}", gauges.size() + 1);
             gauge.world = y.point(g["at"], "at");
@@ -540,33 +489,33 @@ void FloodModule::applyEdit(const Edit& edit) {
         return pts;
     };
     if (edit.type == "barrier") {
-        y.keys(e, "barrier", {"type", "name", "line", "height", "width"});
+        y.checkKeys(e, "barrier", {"type", "name", "line", "height", "width"});
         Barrier b{local(y.points(e["line"], "line", 2)), y.number(e["height"], "height"),
                   e["width"] ? y.number(e["width"], "width") : 0.0};
         if (b.heightM <= 0 || b.heightM > 50) y.fail(e["height"], "barrier height must be in (0, 50] m");
         barriers.push_back(b);
     } else if (edit.type == "breach") {
-        y.keys(e, "breach", {"type", "name", "line", "at", "width"});
+        y.checkKeys(e, "breach", {"type", "name", "line", "at", "width"});
         Breach b;
         b.line = local(y.points(e["line"], "line", 2));
         b.atS = e["at"] ? y.duration(e["at"], "at") : 0.0;
         b.widthM = e["width"] ? y.number(e["width"], "width") : 0.0;
         breaches.push_back(b);
     } else if (edit.type == "lower") {
-        y.keys(e, "lower", {"type", "name", "polygon", "depth"});
+        y.checkKeys(e, "lower", {"type", "name", "polygon", "depth"});
         double d = y.number(e["depth"], "depth");
         if (d <= 0 || d > 50) y.fail(e["depth"], "lower depth must be in (0, 50] m");
         lowers.emplace_back(local(y.points(e["polygon"], "polygon", 3)), d);
     } else if (edit.type == "unseal") {
-        y.keys(e, "unseal", {"type", "name", "polygon"});
+        y.checkKeys(e, "unseal", {"type", "name", "polygon"});
         unseals.push_back(local(y.points(e["polygon"], "polygon", 3)));
     } else if (edit.type == "drainage") {
-        y.keys(e, "drainage", {"type", "name", "polygon", "mm_h"});
+        y.checkKeys(e, "drainage", {"type", "name", "polygon", "mm_h"});
         double r = y.number(e["mm_h"], "mm_h");
         if (r < 0) y.fail(e["mm_h"], "drainage rate must not be negative");
         drainageEdits.emplace_back(local(y.points(e["polygon"], "polygon", 3)), r);
     } else if (edit.type == "inflow") {
-        y.keys(e, "inflow", {"type", "name", "at", "line", "hydrograph"});
+        y.checkKeys(e, "inflow", {"type", "name", "at", "line", "hydrograph"});
         inflowSpecs.push_back(readInflow(y, e, "edit inflow"));
     }
     if (solver) applyToRunningSolver(edit.type);
@@ -699,7 +648,7 @@ void FloodModule::start(const RunContext&) {
     balanceRows.clear();
     snapshots.clear();
     nextGaugeS = 0;
-    nextSnapshotS = snapshotIntervalS > 0 ? snapshotIntervalS : std::numeric_limits<double>::infinity();
+    nextSnapshotS = snapshotIntervalS > 0 ? 0 : std::numeric_limits<double>::infinity(); // the start, too: replays begin there
     solver->initialize();
     record();
 }
