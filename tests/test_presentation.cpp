@@ -48,6 +48,15 @@ ui::Tour threeStopTour() {
     return t;
 }
 
+// A flat 1 km square at 100 m, centred on 475500 / 5734200 (EPSG:25832).
+CityModel flatCity() {
+    CityModel city;
+    city.frame.origin = Vec2(475500, 5734200);
+    city.frame.crs = Crs::fromEpsg(25832);
+    city.terrain = flatTerrain(100, 10, 100);
+    return city;
+}
+
 double angleBetween(const Vec3& a, const Vec3& b) { return std::acos(std::clamp(a.normalized().dot(b.normalized()), -1.0, 1.0)); }
 
 } // namespace
@@ -121,10 +130,7 @@ TEST(Tour, PlaysSimulationTimeDuringStops) {
 
 TEST(Tour, ReadsYamlAndNamesTheLineOfAMistake) {
     TempDir dir;
-    CityModel city;
-    city.frame.origin = Vec2(475500, 5734200);
-    city.frame.crs = Crs::fromEpsg(25832);
-    city.terrain = flatTerrain(100, 10, 100);
+    CityModel city = flatCity();
     writeText(dir / "t.yaml",
               "title: {de: Hochwasser, en: Flood}\n"
               "bookmarks:\n"
@@ -174,10 +180,7 @@ TEST(Tour, ReadsYamlAndNamesTheLineOfAMistake) {
 
 TEST(Tour, SavesWhatItReads) {
     TempDir dir;
-    CityModel city;
-    city.frame.origin = Vec2(475500, 5734200);
-    city.frame.crs = Crs::fromEpsg(25832);
-    city.terrain = flatTerrain(100, 10, 100);
+    CityModel city = flatCity();
     ui::Tour t = threeStopTour();
     t.title = {"Flood", "Hochwasser"};
     ui::saveTour(t, dir / "saved.yaml", city);

@@ -77,12 +77,12 @@ bool splitWanted(bool split, bool noSplit, const std::optional<ui::Tour>& tour) 
     return split || (!noSplit && tour && tour->split);
 }
 
-void failOnValidation(const render::VulkanContext& ctx, int& rc) {
-    if (ctx.validationEnabled() && ctx.validationMessages() > 0) {
-        std::fprintf(stderr, "error: %zu Vulkan validation messages; the last: %s\n", ctx.validationMessages(),
-                     ctx.lastValidationMessage().c_str());
-        rc = 3;
-    }
+// 3 if the validation layer spoke (and says so), else 0.
+int validationExitCode(const render::VulkanContext& ctx) {
+    if (!ctx.validationEnabled() || ctx.validationMessages() == 0) return 0;
+    std::fprintf(stderr, "error: %zu Vulkan validation messages; the last: %s\n", ctx.validationMessages(),
+                 ctx.lastValidationMessage().c_str());
+    return 3;
 }
 
 } // namespace
@@ -155,9 +155,7 @@ int render(const RenderCommandOptions& o) {
                 "%.0f° elevation, %.1f s\n",
                 o.out.c_str(), width, height, ctx.deviceName().c_str(), static_cast<unsigned long long>(stats.triangles),
                 stats.drawCalls, eye.x(), eye.y(), camera.eye.z(), camera.yawDeg, camera.pitchDeg, sun.azimuthDeg, sun.elevationDeg, wall);
-    int rc = 0;
-    failOnValidation(ctx, rc);
-    return rc;
+    return validationExitCode(ctx);
 }
 
 int renderTour(const RenderTourOptions& o) {
@@ -205,9 +203,7 @@ int renderTour(const RenderTourOptions& o) {
     std::printf("wrote %s: %ld frames %ux%u at %d fps (%.1f s of video) on %s; load %.1f s, frames %.1f s = %.2f frames/s\n",
                 o.out.c_str(), frames, width, height, o.fps, double(frames) / o.fps, ctx.deviceName().c_str(), setupS, framesS,
                 frames / std::max(framesS, 1e-9));
-    int rc = 0;
-    failOnValidation(ctx, rc);
-    return rc;
+    return validationExitCode(ctx);
 }
 
 int view(const ViewCommandOptions& o) {
