@@ -81,6 +81,7 @@ struct ViewCommandOptions {
     std::filesystem::path results; // a run's output folder: replay its flood depth snapshots
     std::filesystem::path tour;    // presentation tour (default: <scenario>.tour.yaml beside it)
     bool present = false;          // start in presentation mode (full screen)
+    std::string colorBy;           // buildings by an attribute or a result field of the run
     std::string lang;
     bool live = false;             // run the scenario's modules while viewing
     bool variant = false;          // live: the variant (with the edits) instead of the baseline

@@ -51,14 +51,40 @@ void chooseLanguage(const std::string& lang, const char* flag) {
     setLanguage(*l);
 }
 
-// The results a presentation shows: the folder given, else the scenario's outputs if a run wrote them.
+// The results a picture shows: the folder given, else the scenario's outputs if a run wrote
+// them (its manifest.json).
 fs::path presentationResults(const fs::path& given, const ui::CityScene& scene, bool wanted) {
     if (!given.empty() || !wanted) return given;
     fs::path out = scene.scenario.outputDir;
-    return !ui::findDepthSnapshots(out).empty() || fs::exists(out / "flood" / "max_depth.tif") ||
-                   fs::exists(out / "baseline" / "flood" / "max_depth.tif")
-               ? out
-               : fs::path();
+    return fs::exists(out / "manifest.json") ? out : fs::path();
+}
+
+const char* cityAttributes[] = {"height", "levels", "year", "use", "area"};
+
+// Building colours by a city attribute, or by a result field of the run (baseline, and the
+// variant for the right side of a split).
+void colourBuildings(render::Renderer& renderer, const ui::CityScene& scene, const std::string& field, const fs::path& results,
+                     bool split, std::vector<render::ColorScale>& legends) {
+    if (std::find(std::begin(cityAttributes), std::end(cityAttributes), field) != std::end(cityAttributes)) {
+        render::ValueOverlay v = ui::buildingValues(scene.city, field);
+        renderer.setBuildingValues(&v);
+        legends.push_back(v.scale);
+        return;
+    }
+    ui::BuildingResults base = ui::readBuildingResults(results, scene.city);
+    if (base.fields.empty())
+        throw InputError(fmt::format("unknown building attribute '{}'", field), "--color-by",
+                         "use height, levels, year, use or area, or a result field with --results DIR of an energy run "
+                         "(e.g. heat_kwh_m2, pv_kwh_kwp)");
+    render::ValueOverlay v = ui::buildingResultValues(base, field);
+    renderer.setBuildingValues(&v, render::Side::Left);
+    legends.push_back(v.scale);
+    ui::BuildingResults variant = ui::readBuildingResults(results, scene.city, true);
+    if (split && !variant.fields.empty()) {
+        render::ValueOverlay w = ui::buildingResultValues(variant, field);
+        w.scale = v.scale; // one scale for both sides
+        renderer.setBuildingValues(&w, render::Side::Right);
+    }
 }
 
 // The sun follows the simulation clock, unless the tour fixes the light.
@@ -94,7 +120,10 @@ int render(const RenderCommandOptions& o) {
     ui::CityScene scene = ui::loadScene(o.scenario, {o.cacheDir, true, {}});
     std::optional<ui::Tour> tour;
     if (!o.tour.empty()) tour = ui::loadTour(o.tour, scene.city);
-    ui::Presenter presenter(scene, presentationResults(o.results, scene, tour.has_value()), tour);
+    bool cityAttribute = o.colorBy.empty() ||
+                         std::find(std::begin(cityAttributes), std::end(cityAttributes), o.colorBy) != std::end(cityAttributes);
+    fs::path results = presentationResults(o.results, scene, tour.has_value() || !cityAttribute);
+    ui::Presenter presenter(scene, results, tour);
     std::optional<ui::TourFrame> frame;
     if (tour) frame = tour->at(o.tourTimeS);
 
@@ -110,7 +139,8 @@ int render(const RenderCommandOptions& o) {
         settings.time = *t;
     }
     render::Camera camera = !o.camera.empty() || !frame ? resolveCamera(scene, o.camera, double(width) / height) : frame->camera;
-    bool split = splitWanted(o.split, o.noSplit, tour) && presenter.hasVariant() && !o.difference;
+    bool hasVariant = presenter.hasVariant() || !ui::readBuildingResults(results, scene.city, true).fields.empty();
+    bool split = splitWanted(o.split, o.noSplit, tour) && hasVariant && !o.difference;
     if (split) settings.splitAtPx = float(width) / 2;
     ui::ResultLayer layer = o.difference ? ui::ResultLayer::Difference : ui::ResultLayer::Depth;
 
@@ -129,15 +159,16 @@ int render(const RenderCommandOptions& o) {
         renderer.setGrid(&grid);
         content.legends = {grid.scale};
     }
-    if (!o.colorBy.empty()) {
-        render::ValueOverlay v = ui::buildingValues(scene.city, o.colorBy);
-        renderer.setBuildingValues(&v);
-        content.legends.push_back(v.scale);
-    }
+    if (!o.colorBy.empty()) colourBuildings(renderer, scene, o.colorBy, results, split, content.legends);
     if (!o.colorRoadsBy.empty()) {
         render::ValueOverlay v = ui::roadValues(scene.city, o.colorRoadsBy);
         renderer.setRoadValues(&v);
         content.legends.push_back(v.scale);
+    }
+    if (split && !content.splitAtPx) { // a split of building results (no flood to name it)
+        content.splitAtPx = settings.splitAtPx;
+        content.leftName = tr("baseline");
+        content.rightName = tr("variant");
     }
     if (!o.legend) content.legends.clear();
     if (!content.clock) content.clock = settings.time; // the hour that places the sun
@@ -221,6 +252,7 @@ int view(const ViewCommandOptions& o) {
     vo.live = o.live;
     vo.liveVariant = o.variant;
     vo.present = o.present;
+    vo.colorBy = o.colorBy;
     if (o.variant && !o.live) throw InputError("--variant needs --live", "citytwin view", "add --live");
     ui::CityScene scene = ui::loadScene(o.scenario, vo.sceneOptions);
     if (!o.camera.empty()) vo.camera = resolveCamera(scene, o.camera, double(width) / height);
@@ -233,11 +265,7 @@ int view(const ViewCommandOptions& o) {
         if (fs::exists(beside)) tour = beside;
     }
     if (!tour.empty()) vo.tour = ui::loadTour(tour, scene.city);
-    vo.results = presentationResults(o.results, scene, o.present || vo.tour.has_value());
-    if (!o.results.empty() && ui::findDepthSnapshots(o.results).empty() && !fs::exists(o.results / "flood" / "max_depth.tif") &&
-        !fs::exists(o.results / "baseline" / "flood" / "max_depth.tif"))
-        throw InputError("no flood results (depth_<seconds>s.tif or max_depth.tif) found", o.results.string(),
-                         "run a flood scenario (snapshot_interval gives the replay its steps), then give its output folder");
+    vo.results = presentationResults(o.results, scene, true); // the scenario's last run, if any
     return ui::runViewer(std::move(scene), vo);
 }
 

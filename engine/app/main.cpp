@@ -4,6 +4,7 @@
 #include "GitVersion.h"
 #include "core/Error.h"
 #include "core/Log.h"
+#include "sim/energy/EnergyModule.h"
 #include "sim/flood/FloodModule.h"
 
 #include <CLI/CLI.hpp>
@@ -47,7 +48,7 @@ int main(int argc, char** argv) {
     renderCmd->add_option("--camera", rnd.camera, "overview, a building or street name, or x,y,z,yaw,pitch (x,y in the scenario's CRS, z metres, degrees)");
     renderCmd->add_option("--time", rnd.time, "ISO instant that places the sun (default: the scenario's start)");
     renderCmd->add_option("--grid", rnd.grid, "a result raster draped on the terrain, e.g. out/flood/max_depth.tif");
-    renderCmd->add_option("--color-by", rnd.colorBy, "colour buildings by height, levels, year, use or area");
+    renderCmd->add_option("--color-by", rnd.colorBy, "colour buildings by height, levels, year, use, area, or a result field of the run (e.g. heat_kwh_m2, pv_kwh_kwp)");
     renderCmd->add_option("--color-roads-by", rnd.colorRoadsBy, "colour roads by speed or lanes");
     renderCmd->add_option("--title", rnd.title, "title in the picture (default: the scenario's name)");
     renderCmd->add_flag("!--no-shadows", rnd.shadows, "no shadow map");
@@ -96,6 +97,7 @@ int main(int argc, char** argv) {
     viewCmd->add_option("--screenshot", vw.screenshot, "with --frames: save the last frame as PNG");
     viewCmd->add_option("--tour", vw.tour, "presentation tour YAML (default: <scenario>.tour.yaml beside the scenario)");
     viewCmd->add_flag("--present", vw.present, "start in presentation mode: full screen, no panels (Esc leaves)");
+    viewCmd->add_option("--color-by", vw.colorBy, "colour buildings by height, levels, year, use, area or a result field (e.g. heat_kwh_m2)");
     viewCmd->add_option("--lang", vw.lang, "language of the viewer: en or de (default: $CITYTWIN_LANG, $LANG)");
 
     ct::app::SweepCommandOptions swp;
@@ -108,6 +110,7 @@ int main(int argc, char** argv) {
     CLI11_PARSE(cli, argc, argv);
     ct::initLogging(logLevel);
     ct::flood::registerFloodModule();
+    ct::energy::registerEnergyModule();
     std::filesystem::path cacheDir = noCache ? std::filesystem::path() : ct::app::defaultCacheDir();
     info.cacheDir = run.cacheDir = imp.cacheDir = rnd.cacheDir = tourOpt.cacheDir = vw.cacheDir = swp.cacheDir = cacheDir;
     try {

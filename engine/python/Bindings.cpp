@@ -7,6 +7,7 @@
 #include "gis/VectorRead.h"
 #include "python/Convert.h"
 #include "sim/Runner.h"
+#include "sim/energy/EnergyModule.h"
 #include "sim/flood/FloodModule.h"
 
 #include <array>
@@ -275,6 +276,7 @@ PYBIND11_MODULE(citytwin, m) {
     } catch (const spdlog::spdlog_ex&) {
     }
     flood::registerFloodModule();
+    energy::registerEnergyModule();
 
     // Same text as the CLI's "error: ..." line; a ValueError, so generic handlers catch it.
     pyb::register_exception<InputError>(m, "InputError", PyExc_ValueError);

@@ -1,13 +1,17 @@
 #include "ui/CityScene.h"
 
 #include "core/Error.h"
+#include "gis/Gdal.h"
 #include "gis/RasterRead.h"
 
 #include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <fmt/format.h>
+#include <fstream>
 #include <limits>
+#include <ogrsf_frmts.h>
+#include <unordered_map>
 
 namespace ct::ui {
 
@@ -121,6 +125,100 @@ render::ValueOverlay buildingValues(const CityModel& city, const std::string& at
                          "use one of: height, levels, year, use, area");
     }
     return o;
+}
+
+BuildingResults readBuildingResults(const fs::path& resultsDir, const CityModel& city, bool variant) {
+    BuildingResults r;
+    std::vector<fs::path> candidates = variant ? std::vector<fs::path>{resultsDir / "variant" / "energy" / "buildings.gpkg"}
+                                               : std::vector<fs::path>{resultsDir / "baseline" / "energy" / "buildings.gpkg",
+                                                                       resultsDir / "energy" / "buildings.gpkg"};
+    fs::path file;
+    for (const fs::path& f : candidates)
+        if (fs::exists(f)) {
+            file = f;
+            break;
+        }
+    if (file.empty()) return r;
+    gis::initGdal();
+    GDALDatasetUniquePtr ds(GDALDataset::Open(file.c_str(), GDAL_OF_VECTOR | GDAL_OF_READONLY));
+    if (!ds || ds->GetLayerCount() < 1) throw InputError("cannot read the building results", file.string(), "run the scenario again");
+    OGRLayer* layer = ds->GetLayer(0);
+    OGRFeatureDefn* def = layer->GetLayerDefn();
+    std::vector<int> columns;
+    for (int k = 0; k < def->GetFieldCount(); ++k) {
+        OGRFieldType t = def->GetFieldDefn(k)->GetType();
+        if (t == OFTReal || t == OFTInteger || t == OFTInteger64) {
+            columns.push_back(k);
+            r.fields.push_back(def->GetFieldDefn(k)->GetNameRef());
+        }
+    }
+    std::unordered_map<std::string, size_t> byId;
+    for (size_t i = 0; i < city.buildings.size(); ++i) byId.emplace(city.buildings.sourceId[i], i);
+    r.values.assign(columns.size(), std::vector<float>(city.buildings.size(), NAN));
+    int idField = def->GetFieldIndex("id");
+    for (auto& f : *layer) {
+        auto it = idField >= 0 ? byId.find(f->GetFieldAsString(idField)) : byId.end();
+        if (it == byId.end()) continue; // parts of one building repeat its values
+        for (size_t c = 0; c < columns.size(); ++c) r.values[c][it->second] = float(f->GetFieldAsDouble(columns[c]));
+    }
+    return r;
+}
+
+render::ValueOverlay buildingResultValues(const BuildingResults& results, const std::string& field) {
+    auto it = std::find(results.fields.begin(), results.fields.end(), field);
+    if (it == results.fields.end()) {
+        std::string list;
+        for (auto& f : results.fields) list += (list.empty() ? "" : ", ") + f;
+        throw InputError(fmt::format("no building result '{}'", field), "--color-by",
+                         list.empty() ? "the results hold no building table (run an energy scenario)" : "use one of: " + list);
+    }
+    render::ValueOverlay o;
+    o.values = results.values[size_t(it - results.fields.begin())];
+    struct Known {
+        const char* field;
+        render::ColorMap map;
+        float min, max;
+        const char* title;
+        const char* unit;
+    };
+    static const Known known[] = {
+        {"heat_kwh_m2", render::ColorMap::Inferno, 0, 300, "Heat demand", "kWh/m²a"},
+        {"peak_heat_kw", render::ColorMap::Inferno, 0, 50, "Peak heat load", "kW"},
+        {"pv_kwh_kwp", render::ColorMap::Viridis, 500, 1100, "PV specific yield", "kWh/kWp"},
+        {"pv_kwp", render::ColorMap::Viridis, 0, 50, "PV potential", "kWp"},
+        {"shading_loss_pct", render::ColorMap::Inferno, 0, 50, "PV shading loss", "%"},
+    };
+    for (const Known& k : known)
+        if (field == k.field) {
+            o.scale = {k.map, k.min, k.max, k.title, k.unit};
+            return o;
+        }
+    ResultStyle style = resultStyle(field, {&o.values});
+    o.scale = style.scale;
+    return o;
+}
+
+LoadCurves readLoadCurves(const fs::path& resultsDir, bool variant) {
+    LoadCurves c;
+    fs::path file = resultsDir / (variant ? "variant" : "baseline") / "energy" / "load_profile.csv";
+    if (!variant && !fs::exists(file)) file = resultsDir / "energy" / "load_profile.csv";
+    std::ifstream in(file);
+    std::string line;
+    if (!in || !std::getline(in, line)) return c;
+    while (std::getline(in, line)) {
+        // hour,time,district,base_kw,heat_pump_kw,ev_kw,pv_kw,net_kw (names have no commas)
+        std::vector<std::string> cells;
+        size_t start = 0;
+        for (size_t comma; (comma = line.find(',', start)) != std::string::npos; start = comma + 1) cells.push_back(line.substr(start, comma - start));
+        cells.push_back(line.substr(start));
+        if (cells.size() != 8 || cells[2] != "total") continue;
+        c.base.push_back(std::stof(cells[3]));
+        c.heatPump.push_back(std::stof(cells[4]));
+        c.ev.push_back(std::stof(cells[5]));
+        c.pv.push_back(std::stof(cells[6]));
+        c.net.push_back(std::stof(cells[7]));
+    }
+    return c;
 }
 
 render::ValueOverlay roadValues(const CityModel& city, const std::string& attribute) {

@@ -45,6 +45,25 @@ render::Camera lookAt(const Vec3& target, double distance, double yawDeg = 20, d
 // Building colours by an attribute: height, levels, year, use, area. InputError lists the
 // choices for an unknown name.
 render::ValueOverlay buildingValues(const CityModel& city, const std::string& attribute);
+// Per-building results of a run (DIR/energy/buildings.gpkg, or DIR/baseline/… and
+// DIR/variant/… for a scenario with edits), matched to the city's buildings by id.
+struct BuildingResults {
+    std::vector<std::string> fields;                 // numeric fields, file order
+    std::vector<std::vector<float>> values;          // [field][building], NaN: no row
+};
+// Empty if the run has no energy results. InputError for a file GDAL cannot read.
+BuildingResults readBuildingResults(const std::filesystem::path& resultsDir, const CityModel& city, bool variant = false);
+// Colours for one result field: known fields get a fixed scale (heat demand kWh/m², PV
+// kWh/kWp …), others their 2nd–98th percentile. InputError listing the fields if unknown.
+render::ValueOverlay buildingResultValues(const BuildingResults& results, const std::string& field);
+
+// The town's hourly load (the "total" rows of DIR/[baseline/]energy/load_profile.csv), kW.
+struct LoadCurves {
+    std::vector<float> base, heatPump, ev, pv, net;
+    bool empty() const { return net.empty(); }
+};
+LoadCurves readLoadCurves(const std::filesystem::path& resultsDir, bool variant = false);
+
 // Road colours by speed limit or lanes: speed, lanes.
 render::ValueOverlay roadValues(const CityModel& city, const std::string& attribute);
 

@@ -32,9 +32,6 @@ Presenter::Presenter(const CityScene& scene, const fs::path& results, std::optio
         variant = loadGridSeries(findDepthSnapshots(results, true), scene.city);
         baselineMax = maxDepth(results, false, scene.city);
         variantMax = maxDepth(results, true, scene.city);
-        if (!hasResults())
-            throw InputError("no flood results (max_depth.tif or depth_<seconds>s.tif) found", results.string(),
-                             "give the output folder of a flood run (citytwin run)");
     }
     // One depth scale for everything shown, so left and right, early and late read alike.
     std::vector<const std::vector<float>*> grids;

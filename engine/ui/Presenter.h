@@ -18,7 +18,7 @@ enum class ResultLayer { Depth, Difference };
 class Presenter {
 public:
     // `results`: a run's output folder (baseline/ and variant/, or flood/); empty: none.
-    // InputError if it is given but holds no flood results.
+    // InputError if the folder does not exist; one without flood results shows no water.
     Presenter(const CityScene& scene, const std::filesystem::path& results, std::optional<Tour> tour = std::nullopt);
 
     bool hasResults() const { return !baseline.empty() || baselineMax.has_value(); }

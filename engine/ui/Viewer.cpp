@@ -175,6 +175,12 @@ private:
     std::string exportStatus_; // guarded by exportMutex_
     std::atomic<bool> exportRunning_{false};
     int buildingColor_ = 0, roadColor_ = 0;
+    // A run's per-building results and load curves (energy), when it has them.
+    BuildingResults buildingResults_, variantBuildingResults_;
+    LoadCurves loadCurves_;
+    bool showLoadCurve_ = true;
+    void loadRunResults();
+    void drawLoadCurve();
     std::optional<render::ColorScale> buildingScale_, roadScale_;
     double simOffsetS_ = 0;
     bool playing_ = false;
@@ -352,13 +358,72 @@ void Viewer::loadCity() {
 
 void Viewer::applyBuildingColors() {
     buildingScale_.reset();
+    renderer_->setBuildingValues(nullptr, render::Side::Right);
     if (buildingColor_ == 0) {
         renderer_->setBuildingValues(nullptr);
         return;
     }
-    render::ValueOverlay v = buildingValues(scene_.city, buildingColorChoices[buildingColor_]);
+    int builtin = int(IM_ARRAYSIZE(buildingColorChoices));
+    if (buildingColor_ < builtin) {
+        render::ValueOverlay v = buildingValues(scene_.city, buildingColorChoices[buildingColor_]);
+        renderer_->setBuildingValues(&v);
+        buildingScale_ = v.scale;
+        return;
+    }
+    // A result of the run: the baseline's on the left, the variant's on the right of a split.
+    const std::string& field = buildingResults_.fields[size_t(buildingColor_ - builtin)];
+    render::ValueOverlay v = buildingResultValues(buildingResults_, field);
     renderer_->setBuildingValues(&v);
     buildingScale_ = v.scale;
+    if (!variantBuildingResults_.fields.empty()) {
+        render::ValueOverlay w = buildingResultValues(variantBuildingResults_, field);
+        w.scale = v.scale;
+        renderer_->setBuildingValues(&w, render::Side::Right);
+    }
+}
+
+void Viewer::loadRunResults() {
+    buildingResults_ = {};
+    variantBuildingResults_ = {};
+    loadCurves_ = {};
+    if (options_.results.empty()) return;
+    try {
+        buildingResults_ = readBuildingResults(options_.results, scene_.city);
+        variantBuildingResults_ = readBuildingResults(options_.results, scene_.city, true);
+        loadCurves_ = readLoadCurves(options_.results);
+    } catch (const std::exception& e) { // unreadable results must not end the session
+        status_ = e.what();
+    }
+}
+
+void Viewer::drawLoadCurve() {
+    if (loadCurves_.empty() || !showLoadCurve_) return;
+    ImGuiIO& io = ImGui::GetIO();
+    ImGui::SetNextWindowPos(ImVec2(io.DisplaySize.x / 2 - 260, 30), ImGuiCond_FirstUseEver);
+    ImGui::SetNextWindowSize(ImVec2(520, 0), ImGuiCond_FirstUseEver);
+    if (ImGui::Begin(windowTitle("Load curve").c_str(), &showLoadCurve_)) {
+        const auto& net = loadCurves_.net;
+        int now = std::clamp(int(simOffsetS_ / 3600), 0, int(net.size()) - 1);
+        // The week around the current hour, then the year as daily peaks.
+        int from = std::clamp(now - 84, 0, std::max(0, int(net.size()) - 168));
+        int count = std::min(168, int(net.size()) - from);
+        float lo = *std::min_element(net.begin(), net.end()), hi = *std::max_element(net.begin(), net.end());
+        ImGui::TextUnformatted(fmt::format("{} [kW], {}", tr("net load"), tr("this week")).c_str());
+        ImGui::PlotLines("##week", net.data() + from, count, 0, nullptr, lo, hi, ImVec2(-1, 70));
+        std::vector<float> daily;
+        for (size_t d = 0; d * 24 < net.size(); ++d)
+            daily.push_back(*std::max_element(net.begin() + long(d * 24), net.begin() + long(std::min(net.size(), d * 24 + 24))));
+        ImGui::TextUnformatted(fmt::format("{} [kW], {}", tr("net load"), tr("the year")).c_str());
+        ImGui::PlotLines("##year", daily.data(), int(daily.size()), 0, nullptr, lo, hi, ImVec2(-1, 50));
+        ImGui::TextUnformatted(fmt::format("{}: {}   {}: {}   {}: {}   PV: {}   {}: {}", tr("households"),
+                                           formatQuantity(loadCurves_.base[size_t(now)], "kW", 0), tr("heat pumps"),
+                                           formatQuantity(loadCurves_.heatPump[size_t(now)], "kW", 0), tr("electric cars"),
+                                           formatQuantity(loadCurves_.ev[size_t(now)], "kW", 0),
+                                           formatQuantity(loadCurves_.pv[size_t(now)], "kW", 0), tr("net load"),
+                                           formatQuantity(net[size_t(now)], "kW", 0))
+                                   .c_str());
+    }
+    ImGui::End();
 }
 
 void Viewer::applyRoadColors() {
@@ -885,6 +950,7 @@ void Viewer::drawUi(const render::FrameStats& stats, double frameMs) {
             ImGui::MenuItem(tr("Inspector"), nullptr, &showInspector_);
             ImGui::MenuItem(tr("Time"), nullptr, &showTime_);
             ImGui::MenuItem(tr("Statistics"), nullptr, &showStats_);
+            ImGui::MenuItem(tr("Load curve"), nullptr, &showLoadCurve_, !loadCurves_.empty());
             ImGui::Separator();
             if (ImGui::MenuItem(tr("Overview"), "Home")) {
                 int w, h;
@@ -947,6 +1013,7 @@ void Viewer::drawUi(const render::FrameStats& stats, double frameMs) {
                 presenter_ = std::make_unique<Presenter>(scene_, fs::path());
                 grid_.reset();
                 loadCity();
+                loadRunResults();
                 status_ = fmt::format(fmt::runtime(tr("opened {}")), openPath_);
             } catch (const std::exception& e) {
                 status_ = fmt::format(fmt::runtime(tr("could not open: {}")), e.what()); // the old city stays
@@ -978,7 +1045,9 @@ void Viewer::drawUi(const render::FrameStats& stats, double frameMs) {
                 }
             }
             ImGui::Separator();
-            auto buildingItems = translated(buildingColorChoices);
+            std::vector<const char*> buildingItems;
+            for (const char* c : buildingColorChoices) buildingItems.push_back(tr(c));
+            for (const auto& f : buildingResults_.fields) buildingItems.push_back(f.c_str()); // the run's results
             auto roadItems = translated(roadColorChoices);
             if (ImGui::Combo(tr("buildings by"), &buildingColor_, buildingItems.data(), int(buildingItems.size()))) applyBuildingColors();
             if (ImGui::Combo(tr("roads by"), &roadColor_, roadItems.data(), int(roadItems.size()))) applyRoadColors();
@@ -1030,6 +1099,7 @@ void Viewer::drawUi(const render::FrameStats& stats, double frameMs) {
         }
         ImGui::End();
     }
+    drawLoadCurve();
     if (showStats_) {
         ImGui::SetNextWindowPos(ImVec2(right - 340, io.DisplaySize.y - 190), ImGuiCond_FirstUseEver);
         ImGui::SetNextWindowSize(ImVec2(340, 0), ImGuiCond_FirstUseEver);
@@ -1124,6 +1194,19 @@ int Viewer::run() {
     initImGui();
     grid_ = options_.grid;
     loadCity();
+    loadRunResults();
+    if (!options_.colorBy.empty()) {
+        std::vector<std::string> choices(std::begin(buildingColorChoices), std::end(buildingColorChoices));
+        choices.insert(choices.end(), buildingResults_.fields.begin(), buildingResults_.fields.end());
+        auto it = std::find(choices.begin() + 1, choices.end(), options_.colorBy);
+        if (it == choices.end()) {
+            std::string list;
+            for (size_t k = 1; k < choices.size(); ++k) list += (list.empty() ? "" : ", ") + choices[k];
+            throw InputError(fmt::format("cannot colour buildings by '{}'", options_.colorBy), "--color-by", "use one of: " + list);
+        }
+        buildingColor_ = int(it - choices.begin());
+        applyBuildingColors();
+    }
     if (options_.camera) control_.camera = *options_.camera;
     if (options_.present) setPresenting(true);
     VkDevice d = ctx_->device();

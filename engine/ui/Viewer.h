@@ -28,6 +28,7 @@ struct ViewerOptions {
     std::filesystem::path results;
     std::optional<Tour> tour;         // bookmarks and the presentation tour
     bool present = false;             // start in presentation mode (full screen, no panels)
+    std::string colorBy;              // buildings coloured by a city attribute or a result field
     SceneOptions sceneOptions;        // for File → Open
     // Run the scenario's modules while viewing (water spreads as the clock runs); the
     // variant (with the edits) instead of the baseline if asked.
