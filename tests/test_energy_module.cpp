@@ -180,6 +180,27 @@ TEST_F(EnergyTown, OutputsOpenInGdalAndTheLoadTableAddsUp) {
     EXPECT_EQ(again["baseline"], k["baseline"]);
 }
 
+TEST_F(EnergyTown, RunsWithTheAachenWeatherFiles) {
+    fs::path dir = sharedData() / "real" / "weather-nrw-aachen";
+    if (!fs::exists(dir)) {
+        if (std::getenv("CI")) FAIL() << "missing " << dir;
+        GTEST_SKIP() << "no " << dir;
+    }
+    json generated = run("    weather: generated\n", "", "gen");
+    for (const char* file : {"TRY2015_507931060546_Jahr.dat", "DEU_NW_Aachen.105010_TMYx.epw"}) {
+        json k = run("    weather: " + (dir / file).string() + "\n    pv: {share: 1}\n", "", std::string("w") + file[0]);
+        // Three climates of north-west Germany (annual means 9.7–10.5 °C): the same street
+        // needs about the same heat, within a quarter.
+        double ratio = kpi(k, "baseline", "heat_demand") / kpi(generated, "baseline", "heat_demand");
+        EXPECT_GT(ratio, 0.75) << file;
+        EXPECT_LT(ratio, 1.25) << file;
+        // PV on these roofs: 700–1,100 kWh/kWp (unshaded Aachen south 35°: 961–1,008).
+        double specific = kpi(k, "baseline", "pv_yield") / kpi(k, "baseline", "pv_kwp");
+        EXPECT_GT(specific, 700) << file;
+        EXPECT_LT(specific, 1100) << file;
+    }
+}
+
 TEST_F(EnergyTown, BadInputIsNamed) {
     auto expectError = [&](const std::string& block, const std::string& edits, const std::string& words) {
         writeText(dir / "bad.yaml", "name: bad\ncity: {terrain: dem.tif, buildings: b.gpkg}\ntime: {duration: 365d}\n"

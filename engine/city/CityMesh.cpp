@@ -509,6 +509,58 @@ std::vector<uint32_t> triangulatePolygon(const std::vector<std::span<const Vec2>
     return EarClipper().run(rings);
 }
 
+BuildingLevels buildingLevels(const CityModel& city, size_t i, bool lod2Roofs) {
+    const Buildings& b = city.buildings;
+    double ground = i < b.groundM.size() ? b.groundM[i] : NAN;
+    if (!std::isfinite(ground)) ground = city.terrain.empty() ? NAN : city.terrain.heightAt(b.centroid(i));
+    double height = i < b.heightM.size() ? b.heightM[i] : 0;
+    if (!std::isfinite(height) || height < 0) height = 0;
+    if (!std::isfinite(ground) && b.roofStart.size() > i + 1) {
+        // No terrain: LoD2 roofs carry absolute heights; the building reaches from the ground
+        // to the highest roof point.
+        double highest = -INFINITY;
+        for (uint32_t r = b.roofStart[i]; r < b.roofStart[i + 1]; ++r)
+            for (uint32_t p = b.roofRingStart[r]; p < b.roofRingStart[r + 1]; ++p)
+                if (std::isfinite(b.roofPoints[p].z())) highest = std::max(highest, b.roofPoints[p].z());
+        if (std::isfinite(highest)) ground = highest - height;
+    }
+    if (!std::isfinite(ground)) ground = 0;
+    BuildingLevels out{ground, ground + height, ground + height};
+    if (lod2Roofs && b.roofStart.size() > i + 1) {
+        double lowest = INFINITY;
+        for (uint32_t r = b.roofStart[i]; r < b.roofStart[i + 1]; ++r)
+            for (uint32_t p = b.roofRingStart[r]; p < b.roofRingStart[r + 1]; ++p)
+                if (std::isfinite(b.roofPoints[p].z())) lowest = std::min(lowest, b.roofPoints[p].z());
+        if (std::isfinite(lowest)) out.wallTopM = lowest;
+    }
+    return out;
+}
+
+PlanarTriangles triangulatePlanarRing(std::span<const Vec3> ring) {
+    PlanarTriangles out;
+    const size_t n = ring.size();
+    if (n < 3) return out;
+    Vec3 normal = Vec3::Zero();
+    const Vec3 ref = ring[0]; // relative to a vertex for precision
+    for (size_t k = 0; k < n; ++k) {
+        const Vec3 a = ring[k] - ref, b = ring[(k + 1) % n] - ref;
+        normal += Vec3((a.y() - b.y()) * (a.z() + b.z()), (a.z() - b.z()) * (a.x() + b.x()),
+                       (a.x() - b.x()) * (a.y() + b.y()));
+    }
+    if (!(normal.norm() > 1e-12)) return out;
+    normal.normalize();
+    if (normal.z() < 0) normal = -normal;
+    int drop = 0;
+    normal.cwiseAbs().maxCoeff(&drop);
+    const int u = (drop + 1) % 3, v = (drop + 2) % 3;
+    std::vector<Vec2> flat(n);
+    for (size_t k = 0; k < n; ++k)
+        flat[k] = Vec2(ring[k][u], ring[k][v]);
+    out.indices = triangulatePolygon({std::span<const Vec2>(flat)});
+    out.normal = normal;
+    return out;
+}
+
 // ---------------------------------------------------------------------------------------------
 // Colours
 // ---------------------------------------------------------------------------------------------
@@ -1036,36 +1088,19 @@ void addFlatRoof(MeshChunk& chunk, const PolygonSet& footprints, size_t part, do
         chunk.indices.push_back(base + i);
 }
 
-// A 3D roof ring as it is: triangulated in its own plane (the Newell normal's dominant axis
-// dropped), facing up.
+// A 3D roof ring as it is, facing up.
 void addRoofSurface(MeshChunk& chunk, std::span<const Vec3> ring, uint32_t color, uint32_t objectId) {
-    const size_t n = ring.size();
-    if (n < 3) return;
-    Vec3 normal = Vec3::Zero();
-    const Vec3 ref = ring[0]; // relative to a vertex for precision
-    for (size_t k = 0; k < n; ++k) {
-        const Vec3 a = ring[k] - ref, b = ring[(k + 1) % n] - ref;
-        normal += Vec3((a.y() - b.y()) * (a.z() + b.z()), (a.z() - b.z()) * (a.x() + b.x()),
-                       (a.x() - b.x()) * (a.y() + b.y()));
-    }
-    if (!(normal.norm() > 1e-12)) return;
-    normal.normalize();
-    if (normal.z() < 0) normal = -normal;
-    int drop = 0;
-    normal.cwiseAbs().maxCoeff(&drop);
-    const int u = (drop + 1) % 3, v = (drop + 2) % 3;
-    std::vector<Vec2> flat(n);
-    for (size_t k = 0; k < n; ++k)
-        flat[k] = Vec2(ring[k][u], ring[k][v]);
-    const std::vector<uint32_t> tri = triangulatePolygon({std::span<const Vec2>(flat)});
+    const PlanarTriangles t = triangulatePlanarRing(ring);
+    if (t.indices.empty()) return;
     const auto base = static_cast<uint32_t>(chunk.vertices.size());
     for (const Vec3& p : ring)
-        chunk.vertices.push_back(vertex(p.x(), p.y(), p.z(), normal, color, objectId));
-    for (size_t t = 0; t + 2 < tri.size(); t += 3) {
-        const Vec3 &a = ring[tri[t]], &b = ring[tri[t + 1]], &c = ring[tri[t + 2]];
-        const bool flip = (b - a).cross(c - a).dot(normal) < 0;
-        chunk.indices.insert(chunk.indices.end(), {base + tri[t], base + tri[flip ? t + 2 : t + 1],
-                                                   base + tri[flip ? t + 1 : t + 2]});
+        chunk.vertices.push_back(vertex(p.x(), p.y(), p.z(), t.normal, color, objectId));
+    const auto& tri = t.indices;
+    for (size_t k = 0; k + 2 < tri.size(); k += 3) {
+        const Vec3 &a = ring[tri[k]], &b = ring[tri[k + 1]], &c = ring[tri[k + 2]];
+        const bool flip = (b - a).cross(c - a).dot(t.normal) < 0;
+        chunk.indices.insert(chunk.indices.end(), {base + tri[k], base + tri[flip ? k + 2 : k + 1],
+                                                   base + tri[flip ? k + 1 : k + 2]});
     }
 }
 
@@ -1073,31 +1108,10 @@ void addBuilding(MeshChunk& chunk, const CityModel& city, uint32_t i, const City
     const Buildings& b = city.buildings;
     const BuildingUse use = i < b.use.size() ? b.use[i] : BuildingUse::Unknown;
     const uint32_t wallColor = buildingWallColor(use), roofColor = buildingRoofColor(use);
-    double ground = i < b.groundM.size() ? b.groundM[i] : NAN;
-    if (!std::isfinite(ground)) ground = city.terrain.empty() ? NAN : city.terrain.heightAt(b.centroid(i));
-    double height = i < b.heightM.size() ? b.heightM[i] : 0;
-    if (!std::isfinite(height) || height < 0) height = 0;
-    if (!std::isfinite(ground) && b.roofStart.size() > i + 1) {
-        // No terrain: LoD2 roofs carry absolute heights, and the building's height reaches
-        // from the ground to the highest roof point.
-        double highest = -INFINITY;
-        for (uint32_t r = b.roofStart[i]; r < b.roofStart[i + 1]; ++r)
-            for (uint32_t p = b.roofRingStart[r]; p < b.roofRingStart[r + 1]; ++p)
-                if (std::isfinite(b.roofPoints[p].z())) highest = std::max(highest, b.roofPoints[p].z());
-        if (std::isfinite(highest)) ground = highest - height;
-    }
-    if (!std::isfinite(ground)) ground = 0;
-    const double bottom = ground - wallBaseBelowGroundM;
-    double wallTop = ground + height;
-
     const bool lod2 = options.lod2Roofs && b.roofStart.size() > i + 1 && b.roofStart[i + 1] > b.roofStart[i];
-    if (lod2) {
-        double lowest = INFINITY;
-        for (uint32_t r = b.roofStart[i]; r < b.roofStart[i + 1]; ++r)
-            for (uint32_t p = b.roofRingStart[r]; p < b.roofRingStart[r + 1]; ++p)
-                if (std::isfinite(b.roofPoints[p].z())) lowest = std::min(lowest, b.roofPoints[p].z());
-        if (std::isfinite(lowest)) wallTop = lowest;
-    }
+    const BuildingLevels levels = buildingLevels(city, i, lod2);
+    const double ground = levels.groundM, height = levels.roofM - levels.groundM;
+    const double bottom = ground - wallBaseBelowGroundM, wallTop = levels.wallTopM;
     for (uint32_t part = b.partStart[i]; part < b.partStart[i + 1]; ++part)
         for (size_t k = 0; k < b.footprints.ringCount(part); ++k)
             addWalls(chunk, b.footprints.ring(part, k), k == 0, bottom, wallTop, wallColor, i);

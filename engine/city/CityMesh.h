@@ -70,6 +70,23 @@ CityMesh buildCityMesh(const CityModel& city, const CityMeshOptions& options = {
 // Ear-clipping triangulation of a polygon with holes (first ring outer, any orientation).
 // Returns index triples into the rings' points concatenated in order; empty if degenerate.
 std::vector<uint32_t> triangulatePolygon(const std::vector<std::span<const Vec2>>& rings);
+// Heights of building i as the mesh places it: the ground (its ground height, else the
+// terrain at its centroid; without terrain, below its LoD2 roof by its height; else 0), the
+// top (ground + height), and the top of its walls (with LoD2 roofs drawn: the lowest roof
+// point, else the top).
+struct BuildingLevels {
+    double groundM = 0, roofM = 0, wallTopM = 0;
+};
+BuildingLevels buildingLevels(const CityModel& city, size_t i, bool lod2Roofs = true);
+
+// A planar 3D ring (a LoD2 roof surface) triangulated in its own plane (the dominant axis of
+// its Newell normal dropped): indices into the ring, three per triangle, and the unit normal
+// turned upwards. No indices for a degenerate ring.
+struct PlanarTriangles {
+    std::vector<uint32_t> indices;
+    Vec3 normal{0, 0, 1};
+};
+PlanarTriangles triangulatePlanarRing(std::span<const Vec3> ring);
 
 // Colours (RGBA, R in the low byte) the mesh uses, for legends and tests.
 uint32_t buildingWallColor(BuildingUse use);

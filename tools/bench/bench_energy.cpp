@@ -1,17 +1,28 @@
-// Rooftop PV benchmark on the sample town: the whole PV potential (roofs, sky view, beam
-// shading per sun bin, hourly PVWatts for every building), the error of the sun bins against
-// one ray set per hour, and shadow-ray throughput of our BVH (sim/energy/Shading.h) against
-// Bullet's PickWorld (physics/Picking.h) on the same triangles.
+// Energy benchmark. Two parts, both by default:
 //
-//   bench_energy [--scenario scenarios/musterstadt.yaml]
+// pv:   rooftop PV on the sample town: the whole PV potential (roofs, sky view, beam shading
+//       per sun bin, hourly PVWatts for every building), the error of the sun bins against one
+//       ray set per hour, and shadow-ray throughput of our BVH (sim/energy/Shading.h) against
+//       Bullet's PickWorld (physics/Picking.h) on the same triangles.
+// heat: building heat demand (ISO 13790 5R1C, sim/energy/HeatDemand.h) of the generated city
+//       of GeneratedCity.h (construction years uniform in 1900–2020, mostly residential), a
+//       generated weather year for 51.7° N 8.75° E, 8760 hourly steps per building in parallel,
+//       combined per building-hour as EnergyModule::simulateHours does.
+//
+//   bench_energy [--only pv|heat]
+//                [--scenario scenarios/musterstadt.yaml]
 //                [--weather ../shared/data/real/weather-nrw-aachen/DEU_NW_Aachen.105010_TMYx.epw]
-//                [--rays 400000] [--threads 2]
+//                [--rays 400000] [--heat-buildings 100000] [--threads 2]
 // Run from the repository root (the defaults are relative to it).
+#include "GeneratedCity.h"
 #include "city/Import.h"
 #include "physics/Picking.h"
 #include "sim/Scenario.h"
+#include "sim/energy/Envelope.h"
+#include "sim/energy/HeatDemand.h"
 #include "sim/energy/Pv.h"
 #include "sim/energy/Shading.h"
+#include "sim/energy/Typology.h"
 #include "sim/energy/Weather.h"
 
 #include <Eigen/Geometry>
@@ -20,12 +31,15 @@
 #include <tbb/parallel_for.h>
 #include <tbb/task_arena.h>
 
+#include <algorithm>
+#include <array>
 #include <atomic>
 #include <chrono>
 #include <cmath>
 #include <cstdlib>
 #include <memory>
 #include <numbers>
+#include <optional>
 #include <random>
 #include <string>
 #include <sys/resource.h>
@@ -103,31 +117,9 @@ Throughput bullet(const std::vector<std::unique_ptr<PickWorld>>& worlds, const s
 
 } // namespace
 
-int main(int argc, char** argv) {
-    std::string scenario = "scenarios/musterstadt.yaml";
-    std::string weatherFile = "../shared/data/real/weather-nrw-aachen/DEU_NW_Aachen.105010_TMYx.epw";
-    size_t rayCount = 400000;
-    int threads = 2;
-    for (int i = 1; i + 1 < argc; i += 2) {
-        const std::string a = argv[i];
-        if (a == "--scenario")
-            scenario = argv[i + 1];
-        else if (a == "--weather")
-            weatherFile = argv[i + 1];
-        else if (a == "--rays")
-            rayCount = size_t(std::atoll(argv[i + 1]));
-        else if (a == "--threads")
-            threads = std::atoi(argv[i + 1]);
-        else {
-            fmt::print(
-                stderr,
-                "usage: bench_energy [--scenario YAML] [--weather EPW|DAT] [--rays N] [--threads N]\n");
-            return 2;
-        }
-    }
-    tbb::global_control limit(tbb::global_control::max_allowed_parallelism, size_t(threads));
-    fmt::print("threads {}, hardware {}\n", threads, std::thread::hardware_concurrency());
-
+// --- Rooftop PV on the sample town, and ray throughput ----------------------------------------
+static void pvBench(const std::string& scenario, const std::string& weatherFile, size_t rayCount,
+                    int threads) {
     auto t0 = std::chrono::steady_clock::now();
     const Scenario s = Scenario::fromYaml(scenario);
     const CityModel city = importCity(s.city, ImportOptions{{}, false});
@@ -308,6 +300,160 @@ int main(int argc, char** argv) {
         bulletBest = std::max(bulletBest, bn.raysPerS);
     }
     fmt::print("faster: {}\n", oursBest >= bulletBest ? "ours (the PV model uses it)" : "Bullet");
-    fmt::print("peak RSS {:.0f} MiB\n", peakMiB());
+    fmt::print("peak RSS {:.0f} MiB (process, so far)\n", peakMiB());
+}
+
+// --- Heat demand of the generated city ------------------------------------------------------
+// The steps of EnergyModule::start and ::simulateHours without measures, districts and PV:
+// weather and facade irradiance once, envelopes, archetype per building, the 5R1C zone, then
+// 8760 hours per building in fixed blocks of 256 (results do not depend on the thread count).
+static void heatBench(int buildings, int threads) {
+    constexpr size_t kHours = 8760;
+    fmt::print("\nheat demand: generated city of {} buildings, {} threads\n", buildings, threads);
+    auto t0 = std::chrono::steady_clock::now();
+    CityModel city = bench::generateCity(buildings);
+    Buildings& b = city.buildings;
+    // Construction years uniform in 1900–2020; uses mostly residential (80 %), then mixed 8 %,
+    // commercial 6 %, public 3 %, industrial 2 %, other 1 %.
+    std::mt19937_64 rng(2026);
+    std::uniform_int_distribution<int> year(1900, 2020);
+    std::uniform_real_distribution<double> u(0, 1);
+    for (size_t i = 0; i < b.size(); ++i) {
+        b.yearBuilt[i] = int16_t(year(rng));
+        const double r = u(rng);
+        b.use[i] = r < 0.80   ? BuildingUse::Residential
+                   : r < 0.88 ? BuildingUse::Mixed
+                   : r < 0.94 ? BuildingUse::Commercial
+                   : r < 0.97 ? BuildingUse::Public
+                   : r < 0.99 ? BuildingUse::Industrial
+                              : BuildingUse::Other;
+    }
+    const double generateS = since(t0);
+
+    // Weather and the sun on the four facade orientations, once.
+    t0 = std::chrono::steady_clock::now();
+    const WeatherYear weather = generatedWeather(51.7, 8.75, 100, 1);
+    const FacadeIrradiance facades = facadeIrradiance(weather);
+    const double weatherS = since(t0);
+    if (weather.hours() != kHours) {
+        fmt::print(stderr, "generated weather has {} hours, expected {}\n", weather.hours(), kHours);
+        std::exit(1);
+    }
+
+    // Envelopes, archetypes, zones (as EnergyModule::start, in building order).
+    t0 = std::chrono::steady_clock::now();
+    EnvelopeStats envStats;
+    std::vector<Envelope> envelopes = buildingEnvelopes(b, 3.0, 0.3, &envStats);
+    const Typology typology = Typology::loadDefault();
+    const size_t n = b.size();
+    std::vector<std::optional<Zone5R1C>> zones(n);
+    std::vector<std::array<double, 4>> aperture(n, {0, 0, 0, 0});
+    std::vector<double> internalW(n, 0);
+    for (size_t i = 0; i < n; ++i) {
+        const MatchResult m = typology.match(b.use[i], b.yearBuilt[i], envelopes[i].storeys,
+                                             envelopes[i].footprintM2, envelopes[i].sharedShare());
+        const Archetype& a = *m.archetype;
+        if (envelopes[i].floorAreaM2 > 0) zones[i].emplace(zoneParams(envelopes[i], a));
+        envelopes[i] = withWindows(envelopes[i], a.windowShare);
+        aperture[i] = solarApertureM2(envelopes[i], a.gWindow);
+        internalW[i] = a.internalGainsWm2 * envelopes[i].floorAreaM2;
+    }
+    const double envelopeS = since(t0);
+
+    // 8760 hours per building.
+    std::vector<double> heatKwh(n, 0), coolKwh(n, 0), peakHeatW(n, 0);
+    const float* te = weather.temperatureC.data();
+    const float *sunN = facades.wm2[North].data(), *sunE = facades.wm2[East].data(),
+                *sunS = facades.wm2[South].data(), *sunW = facades.wm2[West].data();
+    t0 = std::chrono::steady_clock::now();
+    const size_t block = 256;
+    tbb::parallel_for(size_t(0), (n + block - 1) / block, [&](size_t blk) {
+        for (size_t i = blk * block; i < std::min(n, (blk + 1) * block); ++i) {
+            if (!zones[i]) continue;
+            const Zone5R1C& zone = *zones[i];
+            const std::array<double, 4>& ap = aperture[i];
+            double mass = 20, heatWh = 0, coolWh = 0, peak = 0;
+            for (size_t h = 0; h < kHours; ++h) {
+                const double solar = ap[0] * sunN[h] + ap[1] * sunE[h] + ap[2] * sunS[h] + ap[3] * sunW[h];
+                const StepResult r = zone.step(te[h], mass, internalW[i], solar);
+                mass = r.massC;
+                heatWh += r.heatingW;
+                coolWh += r.coolingW;
+                peak = std::max(peak, r.heatingW);
+            }
+            heatKwh[i] = heatWh / 1000;
+            coolKwh[i] = coolWh / 1000;
+            peakHeatW[i] = peak;
+        }
+    });
+    const double simS = since(t0);
+
+    size_t zoneCount = 0;
+    double heat = 0, cool = 0, area = 0, peakSum = 0, resHeat = 0, resArea = 0;
+    for (size_t i = 0; i < n; ++i) {
+        if (!zones[i]) continue;
+        ++zoneCount;
+        heat += heatKwh[i], cool += coolKwh[i], area += envelopes[i].floorAreaM2, peakSum += peakHeatW[i];
+        if (b.use[i] == BuildingUse::Residential) resHeat += heatKwh[i], resArea += envelopes[i].floorAreaM2;
+    }
+    const double totalS = weatherS + envelopeS + simS;
+    double meanTe = 0;
+    for (float t : weather.temperatureC)
+        meanTe += t / double(kHours);
+    const double steps = double(zoneCount) * double(kHours);
+    fmt::print("heat buildings: {} ({} with a zone), floor area {:.2f} km², {} shared edge pairs; "
+               "city generated in {:.2f} s (not counted below)\n",
+               n, zoneCount, area / 1e6, envStats.sharedEdges, generateS);
+    fmt::print(
+        "heat timing: weather + facades {:.2f} s, envelopes + typology {:.2f} s, 8760-h simulation {:.2f} s, "
+        "total {:.2f} s\n",
+        weatherS, envelopeS, simS, totalS);
+    fmt::print("heat throughput: {:.0f} building-years/s, {:.1f} M steps/s ({:.0f} ns per step and thread)\n",
+               double(zoneCount) / simS, steps / simS / 1e6, simS * threads / steps * 1e9);
+    fmt::print("heat demand ({}, {:.2f} °C mean): {:.1f} GWh/a, {:.0f} kWh/m²a (residential {:.0f} kWh/m²a), "
+               "cooling {:.2f} GWh/a, sum of building peaks {:.0f} MW\n",
+               weather.source, meanTe, heat / 1e6, heat / std::max(area, 1e-9),
+               resHeat / std::max(resArea, 1e-9), cool / 1e6, peakSum / 1e6);
+    if (n == 100000)
+        fmt::print("heat goal (100,000 buildings × 8760 h in < 60 s): {} ({:.1f} s)\n",
+                   totalS < 60 ? "met" : "not met", totalS);
+    fmt::print("peak RSS {:.0f} MiB (process, so far)\n", peakMiB());
+}
+
+int main(int argc, char** argv) {
+    std::string scenario = "scenarios/musterstadt.yaml";
+    std::string weatherFile = "../shared/data/real/weather-nrw-aachen/DEU_NW_Aachen.105010_TMYx.epw";
+    std::string only; // empty: both parts
+    size_t rayCount = 400000;
+    int heatBuildings = 100000;
+    int threads = 2;
+    bool ok = argc % 2 == 1;
+    for (int i = 1; ok && i + 1 < argc; i += 2) {
+        const std::string a = argv[i], v = argv[i + 1];
+        if (a == "--scenario")
+            scenario = v;
+        else if (a == "--weather")
+            weatherFile = v;
+        else if (a == "--rays")
+            rayCount = size_t(std::atoll(v.c_str()));
+        else if (a == "--heat-buildings")
+            heatBuildings = std::atoi(v.c_str());
+        else if (a == "--threads")
+            threads = std::atoi(v.c_str());
+        else if (a == "--only" && (v == "pv" || v == "heat"))
+            only = v;
+        else
+            ok = false;
+    }
+    if (!ok || threads < 1 || heatBuildings < 1) {
+        fmt::print(stderr,
+                   "usage: bench_energy [--only pv|heat] [--scenario YAML] [--weather EPW|DAT] [--rays N] "
+                   "[--heat-buildings N] [--threads N]\n");
+        return 2;
+    }
+    tbb::global_control limit(tbb::global_control::max_allowed_parallelism, size_t(threads));
+    fmt::print("threads {}, hardware {}\n", threads, std::thread::hardware_concurrency());
+    if (only != "heat") pvBench(scenario, weatherFile, rayCount, threads);
+    if (only != "pv") heatBench(heatBuildings, threads);
     return 0;
 }

@@ -555,42 +555,18 @@ bool hasLod2(const Buildings& b, size_t i) {
     return b.roofStart.size() > i + 1 && b.roofStart[i + 1] > b.roofStart[i];
 }
 
-// A 3D ring triangulated in its own plane (the dominant axis of its Newell normal dropped).
+// A 3D ring triangulated in its own plane.
 void roofRingTriangles(std::vector<float>& out, std::span<const Vec3> ring) {
-    const size_t n = ring.size();
-    if (n < 3) return;
-    Vec3 normal = Vec3::Zero();
-    const Vec3 ref = ring[0];
-    for (size_t k = 0; k < n; ++k) {
-        const Vec3 a = ring[k] - ref, b = ring[(k + 1) % n] - ref;
-        normal += Vec3((a.y() - b.y()) * (a.z() + b.z()), (a.z() - b.z()) * (a.x() + b.x()),
-                       (a.x() - b.x()) * (a.y() + b.y()));
-    }
-    if (!(normal.norm() > 1e-12)) return;
-    int drop = 0;
-    normal.cwiseAbs().maxCoeff(&drop);
-    const int u = (drop + 1) % 3, v = (drop + 2) % 3;
-    std::vector<Vec2> flat(n);
-    for (size_t k = 0; k < n; ++k)
-        flat[k] = Vec2(ring[k][u], ring[k][v]);
-    const std::vector<uint32_t> tri = triangulatePolygon({std::span<const Vec2>(flat)});
+    const std::vector<uint32_t> tri = triangulatePlanarRing(ring).indices;
     for (size_t t = 0; t + 2 < tri.size(); t += 3)
         pushTriangle(out, ring[tri[t]], ring[tri[t + 1]], ring[tri[t + 2]]);
 }
 
 void buildingTriangles(std::vector<float>& out, const CityModel& city, size_t i, bool lod2Roofs) {
     const Buildings& b = city.buildings;
-    const BuildingLevels lv = buildingLevels(city, i);
-    const double bottom = lv.groundM - wallBaseBelowGroundM;
-    double wallTop = lv.roofM;
     const bool lod2 = lod2Roofs && hasLod2(b, i);
-    if (lod2) {
-        double lowest = INFINITY;
-        for (uint32_t r = b.roofStart[i]; r < b.roofStart[i + 1]; ++r)
-            for (uint32_t p = b.roofRingStart[r]; p < b.roofRingStart[r + 1]; ++p)
-                if (std::isfinite(b.roofPoints[p].z())) lowest = std::min(lowest, b.roofPoints[p].z());
-        if (std::isfinite(lowest)) wallTop = lowest;
-    }
+    const BuildingLevels lv = buildingLevels(city, i, lod2);
+    const double bottom = lv.groundM - wallBaseBelowGroundM, wallTop = lv.wallTopM;
     for (uint32_t part = b.partStart[i]; part < b.partStart[i + 1]; ++part) {
         for (size_t k = 0; k < b.footprints.ringCount(part); ++k) {
             const auto ring = b.footprints.ring(part, k);
@@ -653,24 +629,6 @@ void terrainTriangles(std::vector<float>& out, const Terrain& t, double cellM) {
 
 } // namespace
 
-BuildingLevels buildingLevels(const CityModel& city, size_t i) {
-    const Buildings& b = city.buildings;
-    double ground = i < b.groundM.size() ? b.groundM[i] : NAN;
-    if (!std::isfinite(ground)) ground = city.terrain.empty() ? NAN : city.terrain.heightAt(b.centroid(i));
-    double height = i < b.heightM.size() ? b.heightM[i] : 0;
-    if (!std::isfinite(height) || height < 0) height = 0;
-    if (!std::isfinite(ground) && hasLod2(b, i)) {
-        // No terrain: LoD2 roofs carry absolute heights; the building reaches from the ground
-        // to the highest roof point.
-        double highest = -INFINITY;
-        for (uint32_t r = b.roofStart[i]; r < b.roofStart[i + 1]; ++r)
-            for (uint32_t p = b.roofRingStart[r]; p < b.roofRingStart[r + 1]; ++p)
-                if (std::isfinite(b.roofPoints[p].z())) highest = std::max(highest, b.roofPoints[p].z());
-        if (std::isfinite(highest)) ground = highest - height;
-    }
-    if (!std::isfinite(ground)) ground = 0;
-    return {ground, ground + height};
-}
 
 std::vector<float> cityOccluderTriangles(const CityModel& city, const OccluderOptions& options) {
     const size_t n = options.buildings ? city.buildings.size() : 0;

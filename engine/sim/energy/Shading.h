@@ -94,10 +94,6 @@ OcclusionBvh buildCityOccluders(const CityModel& city, const OccluderOptions& op
 // PickWorld takes: for comparing the two ray casters on identical geometry.
 std::vector<float> meshTriangles(const CityMesh& mesh);
 
-// The ground under building i and the top of its walls, as CityMesh places them.
-struct BuildingLevels {
-    double groundM = 0, roofM = 0;
-};
-BuildingLevels buildingLevels(const CityModel& city, size_t i);
+// buildingLevels(city, i): city/CityMesh.h.
 
 } // namespace ct::energy

@@ -22,6 +22,7 @@
 #include <sstream>
 #include <string>
 #include <string_view>
+#include <tuple>
 #include <utility>
 #include <vector>
 
@@ -48,6 +49,16 @@ std::pair<int, int> monthDay(int doy) {
     while (doy > kDaysInMonth[m - 1])
         doy -= kDaysInMonth[m++ - 1];
     return {m, doy};
+}
+
+// InputError naming the first hour no row gave (lineOfHour[h] == 0).
+void requireEveryHour(const std::vector<size_t>& lineOfHour, size_t rows, const std::string& where, const std::string& hint) {
+    const auto missing = std::find(lineOfHour.begin(), lineOfHour.end(), size_t(0));
+    if (missing == lineOfHour.end()) return;
+    const int h = int(missing - lineOfHour.begin());
+    auto [m, d] = monthDay(h / 24 + 1);
+    throw InputError(fmt::format("the file ends after {} data rows; {:02}-{:02} hour {} is missing", rows, m, d, h % 24 + 1),
+                     where, hint);
 }
 
 std::string readWholeFile(const fs::path& file) {
@@ -255,14 +266,7 @@ WeatherYear readEpw(const fs::path& file) {
         w.windMs[h] = value(kEpwWind, 0.0);
         if (rows == 1) w.year = int(number(1, "year"));
     }
-    const auto missing = std::find(lineOfHour.begin(), lineOfHour.end(), size_t(0));
-    if (missing != lineOfHour.end()) {
-        const int h = int(missing - lineOfHour.begin());
-        auto [m, d] = monthDay(h / 24 + 1);
-        throw InputError(fmt::format("the file ends after {} data rows; {:02}-{:02} hour {} is missing", rows,
-                                     m, d, h % 24 + 1),
-                         where(file, lastLine), "an EPW year has 8760 hourly rows (8784 in a leap year)");
-    }
+    requireEveryHour(lineOfHour, rows, where(file, lastLine), "an EPW year has 8760 hourly rows (8784 in a leap year)");
     return w;
 }
 
@@ -405,14 +409,7 @@ WeatherYear readDwdTry(const fs::path& file) {
         const double p = number(kP);
         if (p > 500 && p < 1100) pressure[h] = float(p); // only for the refraction of the sun position
     }
-    const auto missing = std::find(lineOfHour.begin(), lineOfHour.end(), size_t(0));
-    if (missing != lineOfHour.end()) {
-        const int h = int(missing - lineOfHour.begin());
-        auto [m, d] = monthDay(h / 24 + 1);
-        throw InputError(fmt::format("the file ends after {} data rows; {:02}-{:02} hour {} is missing", rows,
-                                     m, d, h % 24 + 1),
-                         where(file, lastLine), "a TRY year has 8760 hourly rows");
-    }
+    requireEveryHour(lineOfHour, rows, where(file, lastLine), "a TRY year has 8760 hourly rows");
 
     for (int h = 0; h < kHours; ++h) {
         const float ghi = beam[h] + w.dhi[h];
@@ -684,20 +681,10 @@ WeatherYear generatedWeather(double latitudeDeg, double longitudeDeg, double ele
 }
 
 namespace {
-constexpr int monthDays[12] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
-
-void monthDay(int dayIndex, int& month, int& day) {
-    month = 0;
-    while (month < 11 && dayIndex >= monthDays[month])
-        dayIndex -= monthDays[month++];
-    day = dayIndex + 1;
-    month += 1;
-}
-
 SpaInput spaFor(const WeatherYear& w, int dayIndex, double hourOfDay) {
     SpaInput in;
     in.year = w.year;
-    monthDay(dayIndex, in.month, in.day);
+    std::tie(in.month, in.day) = monthDay(dayIndex + 1);
     hourOfDay = std::clamp(hourOfDay, 0.0, 23.9999);
     in.hour = static_cast<int>(hourOfDay);
     const double minutes = (hourOfDay - in.hour) * 60;
