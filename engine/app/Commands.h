@@ -103,6 +103,16 @@ struct SweepCommandOptions {
 };
 int sweep(const SweepCommandOptions& options);
 
+struct FeedsCommandOptions {
+    std::filesystem::path scenario;
+    std::string duration;          // --for: stop after this long; empty: when every feed has stopped
+    std::string every = "2s";      // status table interval
+    std::filesystem::path outDir;  // default: the scenario's outputs (DIR/feeds/)
+    bool quiet = false;
+};
+int feeds(const FeedsCommandOptions& options);
+
+
 // Default import cache: $CITYTWIN_CACHE_DIR, else $XDG_CACHE_HOME/citytwin, else ~/.cache/citytwin.
 std::filesystem::path defaultCacheDir();
 

@@ -107,6 +107,14 @@ int main(int argc, char** argv) {
     sweepCmd->add_option("--threads", swp.threads, "worker threads per run, per MPI rank (default: all cores)")->check(CLI::NonNegativeNumber);
     sweepCmd->add_flag("--report-images", swp.reportImages, "draw result maps into each run's report (slower)");
 
+    ct::app::FeedsCommandOptions fd;
+    auto* feedsCmd = cli.add_subcommand("feeds", "run the scenario's live feeds headless: status, sensor store, exports");
+    feedsCmd->add_option("scenario", fd.scenario, "scenario YAML with a feeds: list")->required();
+    feedsCmd->add_option("--for", fd.duration, "stop after this long (e.g. 60s); default: when every feed has stopped");
+    feedsCmd->add_option("--every", fd.every, "status table interval")->capture_default_str();
+    feedsCmd->add_option("--out", fd.outDir, "output folder (default: the scenario's outputs.dir); writes feeds/sensors.sqlite");
+    feedsCmd->add_flag("-q,--quiet", fd.quiet, "only the final status");
+
     CLI11_PARSE(cli, argc, argv);
     ct::initLogging(logLevel);
     ct::flood::registerFloodModule();
@@ -121,6 +129,7 @@ int main(int argc, char** argv) {
         if (*tourCmd) return ct::app::renderTour(tourOpt);
         if (*viewCmd) return ct::app::view(vw);
         if (*sweepCmd) return ct::app::sweep(swp);
+        if (*feedsCmd) return ct::app::feeds(fd);
     } catch (const ct::InputError& e) {
         std::fprintf(stderr, "error: %s\n", e.what());
         return 2;

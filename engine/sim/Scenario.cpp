@@ -89,7 +89,7 @@ CityConfig Parser::city(const YAML::Node& n) const {
 
 Scenario Parser::parse(const YAML::Node& root) {
     if (!root.IsMap()) fail(root, "a scenario must be a YAML mapping", "see docs/scenarios.md");
-    checkKeys(root, "the scenario", {"name", "description", "seed", "city", "time", "modules", "edits", "outputs"});
+    checkKeys(root, "the scenario", {"name", "description", "seed", "city", "time", "modules", "edits", "feeds", "outputs"});
     Scenario s;
     if (!root["name"]) fail(root, "scenario has no 'name'");
     s.name = str(root["name"], "name");
@@ -126,6 +126,21 @@ Scenario Parser::parse(const YAML::Node& root) {
             expectMap(m, "modules");
             for (auto it = m.begin(); it != m.end(); ++it)
                 s.modules.push_back({it->first.as<std::string>(), it->second, yamlWhere(file(), it->first)});
+        }
+    }
+    if (auto f = root["feeds"]) {
+        if (!f.IsSequence()) fail(f, "'feeds' must be a list (lines starting with '- ')", "e.g. - {plugin: mqtt, config: {...}}");
+        for (auto item : f) {
+            checkKeys(item, "a feed", {"name", "plugin", "config"});
+            if (!item["plugin"]) fail(item, "a feed needs 'plugin': a plugin name (mqtt, replay, ...) or the path of its library");
+            FeedBlock feed{"", str(item["plugin"], "plugin"), item["config"] ? item["config"] : YAML::Node(YAML::NodeType::Map),
+                           yamlWhere(file(), item)};
+            if (feed.plugin.find('/') != std::string::npos) feed.plugin = path(item["plugin"], "plugin").string();
+            feed.name = item["name"] ? str(item["name"], "name") : fs::path(feed.plugin).stem().string();
+            for (const FeedBlock& other : s.feeds)
+                if (other.name == feed.name)
+                    fail(item, fmt::format("two feeds are named '{}'", feed.name), "give each feed its own 'name'");
+            s.feeds.push_back(std::move(feed));
         }
     }
     if (auto e = root["edits"]) {

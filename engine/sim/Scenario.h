@@ -25,6 +25,15 @@ struct ModuleBlock {
     std::string where;
 };
 
+// A live feed: a plugin (by name, or the path of its shared library) and its configuration,
+// handed to the plugin as JSON (docs/plugins.md).
+struct FeedBlock {
+    std::string name;
+    std::string plugin;
+    YAML::Node config;
+    std::string where;
+};
+
 struct Scenario {
     std::filesystem::path file; // the YAML file ("" when built in code)
     std::string name;
@@ -35,6 +44,7 @@ struct Scenario {
     double durationS = 3600;
     std::vector<ModuleBlock> modules;
     std::vector<Edit> edits;
+    std::vector<FeedBlock> feeds;
     std::filesystem::path outputDir;
 
     // Reads and validates; throws InputError with file:line for unknown keys, wrong types,

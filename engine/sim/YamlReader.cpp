@@ -5,6 +5,7 @@
 
 #include <cmath>
 #include <fmt/format.h>
+#include <nlohmann/json.hpp>
 
 namespace ct {
 
@@ -14,6 +15,39 @@ std::string yamlWhere(const std::string& file, const YAML::Node& node) {
     if (!node.IsDefined() || node.Mark().is_null()) return file;
     return fmt::format("{}:{}", file, node.Mark().line + 1);
 }
+
+namespace {
+nlohmann::json toJson(const YAML::Node& n) {
+    switch (n.Type()) {
+    case YAML::NodeType::Map: {
+        nlohmann::json j = nlohmann::json::object();
+        for (auto it = n.begin(); it != n.end(); ++it) j[it->first.Scalar()] = toJson(it->second);
+        return j;
+    }
+    case YAML::NodeType::Sequence: {
+        nlohmann::json j = nlohmann::json::array();
+        for (auto item : n) j.push_back(toJson(item));
+        return j;
+    }
+    case YAML::NodeType::Scalar: {
+        const std::string& s = n.Scalar();
+        if (n.Tag() == "!") return s; // quoted in the YAML: a string whatever it looks like
+        if (s == "true" || s == "false") return s == "true";
+        if (s == "null" || s == "~") return nullptr;
+        char* end = nullptr;
+        long long i = std::strtoll(s.c_str(), &end, 10);
+        if (!s.empty() && *end == 0) return i;
+        double d = std::strtod(s.c_str(), &end);
+        if (!s.empty() && *end == 0) return d;
+        return s;
+    }
+    default:
+        return nullptr;
+    }
+}
+} // namespace
+
+std::string yamlToJsonText(const YAML::Node& node) { return toJson(node).dump(); }
 
 void YamlReader::fail(const YAML::Node& node, const std::string& what, const std::string& hint) const {
     bool positioned = node.IsDefined() && !node.Mark().is_null();

@@ -14,6 +14,10 @@ namespace ct {
 // "file:line" of a node (just "file" when the node has no position).
 std::string yamlWhere(const std::string& file, const YAML::Node& node);
 
+// A YAML node as JSON text (for plugins, which take JSON): maps and lists as they are,
+// scalars as true/false, whole numbers, numbers, null, else strings.
+std::string yamlToJsonText(const YAML::Node& node);
+
 class YamlReader {
 public:
     // `display`: the file name shown in messages; `baseDir`: where relative paths start;

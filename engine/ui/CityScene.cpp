@@ -1,6 +1,8 @@
 #include "ui/CityScene.h"
 
 #include "core/Error.h"
+#include "core/I18n.h"
+#include "feeds/SensorStore.h"
 #include "gis/Gdal.h"
 #include "gis/RasterRead.h"
 
@@ -219,6 +221,41 @@ LoadCurves readLoadCurves(const fs::path& resultsDir, bool variant) {
         c.net.push_back(std::stof(cells[7]));
     }
     return c;
+}
+
+std::vector<render::Marker> sensorMarkers(const fs::path& storeFile, const CityModel& city, double silentAfterS) {
+    std::vector<render::Marker> out;
+    if (!fs::exists(storeFile)) return out;
+    feeds::SensorStore store(storeFile);
+    Reprojector fromWgs84(Crs::fromEpsg(4326), city.frame.crs);
+    struct Latest {
+        feeds::SensorInfo info;
+        feeds::TimeValue at;
+    };
+    std::vector<Latest> latest;
+    double newest = -INFINITY;
+    for (auto& s : store.sensors()) {
+        if (std::isnan(s.lon) || std::isnan(s.lat)) continue;
+        auto v = store.latest(s.id);
+        if (!v) continue;
+        newest = std::max(newest, v->time);
+        latest.push_back({s, *v});
+    }
+    for (const Latest& l : latest) {
+        Vec2 p = city.frame.toLocal(fromWgs84.apply(Vec2(l.info.lon, l.info.lat)));
+        float z = city.terrain.empty() ? NAN : city.terrain.heightAt(p);
+        render::Marker m;
+        m.position = Vec3(p.x(), p.y(), (std::isnan(z) ? 0.0 : double(z)) + 3);
+        double v = l.at.value;
+        bool silent = newest - l.at.time > silentAfterS;
+        m.rgba = silent                                             ? render::rgba(150, 150, 150)
+                 : !std::isnan(l.info.alarmAbove) && v > l.info.alarmAbove ? render::rgba(220, 30, 30)
+                 : !std::isnan(l.info.warnAbove) && v > l.info.warnAbove   ? render::rgba(240, 170, 0)
+                                                                           : render::rgba(30, 170, 60);
+        m.label = fmt::format("{}: {}", l.info.name.empty() ? l.info.id : l.info.name, formatQuantity(v, l.info.unit, std::abs(v) < 10 ? 2 : 1));
+        out.push_back(std::move(m));
+    }
+    return out;
 }
 
 render::ValueOverlay roadValues(const CityModel& city, const std::string& attribute) {

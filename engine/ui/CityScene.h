@@ -64,6 +64,12 @@ struct LoadCurves {
 };
 LoadCurves readLoadCurves(const std::filesystem::path& resultsDir, bool variant = false);
 
+// Live sensors from a feed store (DIR/feeds/sensors.sqlite) as markers at their places:
+// green, amber above the warning and red above the alarm threshold of their latest value;
+// grey when the latest value is older than `silentAfterS` before the newest of all (gone
+// silent). Labels: name and latest value. Sensors without a place are left out.
+std::vector<render::Marker> sensorMarkers(const std::filesystem::path& storeFile, const CityModel& city, double silentAfterS = 3600);
+
 // Road colours by speed limit or lanes: speed, lanes.
 render::ValueOverlay roadValues(const CityModel& city, const std::string& attribute);
 

@@ -181,6 +181,10 @@ private:
     bool showLoadCurve_ = true;
     void loadRunResults();
     void drawLoadCurve();
+    // Live sensors of the scenario's feed store, refreshed every few seconds (a `citytwin
+    // feeds` process may be writing it meanwhile).
+    void refreshSensors();
+    double lastSensorRefresh_ = -1e9;
     std::optional<render::ColorScale> buildingScale_, roadScale_;
     double simOffsetS_ = 0;
     bool playing_ = false;
@@ -392,6 +396,19 @@ void Viewer::loadRunResults() {
         variantBuildingResults_ = readBuildingResults(options_.results, scene_.city, true);
         loadCurves_ = readLoadCurves(options_.results);
     } catch (const std::exception& e) { // unreadable results must not end the session
+        status_ = e.what();
+    }
+}
+
+void Viewer::refreshSensors() {
+    double now = glfwGetTime();
+    if (now - lastSensorRefresh_ < 2) return;
+    lastSensorRefresh_ = now;
+    fs::path store = scene_.scenario.outputDir / "feeds" / "sensors.sqlite";
+    if (!options_.results.empty()) store = options_.results / "feeds" / "sensors.sqlite";
+    try {
+        renderer_->setMarkers(sensorMarkers(store, scene_.city));
+    } catch (const std::exception& e) { // a store being rebuilt must not end the session
         status_ = e.what();
     }
 }
@@ -1257,6 +1274,7 @@ int Viewer::run() {
             if (tourFrame->simTimeS) simOffsetS_ = *tourFrame->simTimeS;
         }
         if (playing_ && !tourFrame) simOffsetS_ = std::min(simOffsetS_ + dt * playSpeed_, std::max(60.0, scene_.scenario.durationS));
+        refreshSensors();
         if (session_) {
             // The clock runs no further ahead of the simulation than one frame's worth.
             simOffsetS_ = std::min(simOffsetS_, liveTime_.load() + dt * playSpeed_);
