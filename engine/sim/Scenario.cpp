@@ -165,14 +165,7 @@ Scenario Parser::parse(const YAML::Node& root) {
 } // namespace
 
 Scenario Scenario::fromYamlText(const std::string& text, const fs::path& baseDir, const std::string& displayName) {
-    YAML::Node root;
-    try {
-        root = YAML::Load(text);
-    } catch (const YAML::ParserException& e) {
-        throw InputError("YAML syntax error: " + e.msg, fmt::format("{}:{}", displayName, e.mark.line + 1),
-                         "check indentation and colons");
-    }
-    return Parser(displayName, baseDir).parse(root);
+    return Parser(displayName, baseDir).parse(parseYaml(text, displayName));
 }
 
 Scenario Scenario::fromYaml(const fs::path& path) {

@@ -211,15 +211,8 @@ void setYamlPath(YAML::Node root, const std::string& path, const std::string& va
 }
 
 Sweep Sweep::fromYamlText(const std::string& text, const fs::path& baseDir, const std::string& displayName) {
-    YAML::Node root;
-    try {
-        root = YAML::Load(text);
-    } catch (const YAML::ParserException& e) {
-        throw InputError("YAML syntax error: " + e.msg, fmt::format("{}:{}", displayName, e.mark.line + 1),
-                         "check indentation and colons");
-    }
     Sweep s;
-    SweepParser(displayName, baseDir).parse(root, s);
+    SweepParser(displayName, baseDir).parse(parseYaml(text, displayName), s);
 
     // The base must be a valid scenario on its own: its errors then name its own lines.
     Scenario::fromYaml(s.basePath);

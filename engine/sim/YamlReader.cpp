@@ -47,6 +47,15 @@ nlohmann::json toJson(const YAML::Node& n) {
 }
 } // namespace
 
+YAML::Node parseYaml(const std::string& text, const std::string& display) {
+    try {
+        return YAML::Load(text);
+    } catch (const YAML::ParserException& e) {
+        throw InputError("YAML syntax error: " + e.msg, fmt::format("{}:{}", display, e.mark.line + 1),
+                         "check indentation, colons and quotes");
+    }
+}
+
 std::string yamlToJsonText(const YAML::Node& node) { return toJson(node).dump(); }
 
 void YamlReader::fail(const YAML::Node& node, const std::string& what, const std::string& hint) const {

@@ -14,6 +14,9 @@ namespace ct {
 // "file:line" of a node (just "file" when the node has no position).
 std::string yamlWhere(const std::string& file, const YAML::Node& node);
 
+// Parses YAML text; a syntax error is an InputError naming display:line.
+YAML::Node parseYaml(const std::string& text, const std::string& display);
+
 // A YAML node as JSON text (for plugins, which take JSON): maps and lists as they are,
 // scalars as true/false, whole numbers, numbers, null, else strings.
 std::string yamlToJsonText(const YAML::Node& node);

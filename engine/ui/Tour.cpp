@@ -10,6 +10,7 @@
 #include <cmath>
 #include <fmt/format.h>
 #include <fstream>
+#include <sstream>
 #include <ogrsf_frmts.h>
 #include <spdlog/spdlog.h>
 
@@ -269,14 +270,10 @@ render::Camera glide(const render::Camera& a, const render::Camera& b, double s)
 
 Tour loadTour(const fs::path& file, const CityModel& city) {
     if (!fs::exists(file)) throw InputError("tour file not found", file.string(), "give the path of a tour YAML (docs/presentation.md)");
-    YAML::Node root;
-    try {
-        root = YAML::LoadFile(file.string());
-    } catch (const YAML::ParserException& e) {
-        throw InputError("YAML syntax error: " + e.msg, fmt::format("{}:{}", file.string(), e.mark.line + 1),
-                         "check indentation and quotes");
-    }
-    Tour t = TourReader(file, city).read(root);
+    std::ifstream in(file);
+    std::stringstream text;
+    text << in.rdbuf();
+    Tour t = TourReader(file, city).read(parseYaml(text.str(), file.string()));
     t.file = file;
     return t;
 }
