@@ -112,6 +112,17 @@ struct FeedsCommandOptions {
 };
 int feeds(const FeedsCommandOptions& options);
 
+struct TrafficCommandOptions {
+    std::vector<std::filesystem::path> inputs; // a .sumocfg, or a .net.xml and route/TAZ files
+    std::filesystem::path outDir;
+    int threads = 1;
+    uint64_t seed = 1;
+    double stepS = 0;   // 0: the config's, else 1 s
+    double endS = -1;   // < 0: the config's end, else until every vehicle has arrived
+    std::string model;  // krauss, idm; empty: as the vehicle types say
+    bool quiet = false;
+};
+int traffic(const TrafficCommandOptions& options);
 
 // Default import cache: $CITYTWIN_CACHE_DIR, else $XDG_CACHE_HOME/citytwin, else ~/.cache/citytwin.
 std::filesystem::path defaultCacheDir();

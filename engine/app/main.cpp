@@ -6,6 +6,7 @@
 #include "core/Log.h"
 #include "sim/energy/EnergyModule.h"
 #include "sim/flood/FloodModule.h"
+#include "sim/mobility/MobilityModule.h"
 
 #include <CLI/CLI.hpp>
 #include <cstdio>
@@ -115,10 +116,22 @@ int main(int argc, char** argv) {
     feedsCmd->add_option("--out", fd.outDir, "output folder (default: the scenario's outputs.dir); writes feeds/sensors.sqlite");
     feedsCmd->add_flag("-q,--quiet", fd.quiet, "only the final status");
 
+    ct::app::TrafficCommandOptions tr;
+    auto* trafficCmd = cli.add_subcommand("traffic", "run a SUMO scenario (.sumocfg, or .net.xml + route files) with citytwin's traffic model");
+    trafficCmd->add_option("inputs", tr.inputs, "a .sumocfg, or a .net.xml followed by .rou.xml/.trips.xml/TAZ files")->required();
+    trafficCmd->add_option("--out", tr.outDir, "write trips.csv, edges.csv, junctions.csv and summary.json here");
+    trafficCmd->add_option("--threads", tr.threads, "worker threads")->capture_default_str()->check(CLI::PositiveNumber);
+    trafficCmd->add_option("--seed", tr.seed, "random seed (dawdling, speed factors, flows)")->capture_default_str();
+    trafficCmd->add_option("--step", tr.stepS, "step length in seconds (default: the config's, else 1)");
+    trafficCmd->add_option("--end", tr.endS, "stop at this time in seconds (default: the config's end, else when all have arrived)");
+    trafficCmd->add_option("--model", tr.model, "car following for every vehicle: krauss or idm (default: as the vehicle types say)");
+    trafficCmd->add_flag("-q,--quiet", tr.quiet, "no progress bar");
+
     CLI11_PARSE(cli, argc, argv);
     ct::initLogging(logLevel);
     ct::flood::registerFloodModule();
     ct::energy::registerEnergyModule();
+    ct::mobility::registerMobilityModule();
     std::filesystem::path cacheDir = noCache ? std::filesystem::path() : ct::app::defaultCacheDir();
     info.cacheDir = run.cacheDir = imp.cacheDir = rnd.cacheDir = tourOpt.cacheDir = vw.cacheDir = swp.cacheDir = cacheDir;
     try {
@@ -130,6 +143,7 @@ int main(int argc, char** argv) {
         if (*viewCmd) return ct::app::view(vw);
         if (*sweepCmd) return ct::app::sweep(swp);
         if (*feedsCmd) return ct::app::feeds(fd);
+        if (*trafficCmd) return ct::app::traffic(tr);
     } catch (const ct::InputError& e) {
         std::fprintf(stderr, "error: %s\n", e.what());
         return 2;

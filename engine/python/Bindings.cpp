@@ -9,6 +9,7 @@
 #include "sim/Runner.h"
 #include "sim/energy/EnergyModule.h"
 #include "sim/flood/FloodModule.h"
+#include "sim/mobility/MobilityModule.h"
 
 #include <array>
 #include <cmath>
@@ -277,6 +278,7 @@ PYBIND11_MODULE(citytwin, m) {
     }
     flood::registerFloodModule();
     energy::registerEnergyModule();
+    mobility::registerMobilityModule();
 
     // Same text as the CLI's "error: ..." line; a ValueError, so generic handlers catch it.
     pyb::register_exception<InputError>(m, "InputError", PyExc_ValueError);

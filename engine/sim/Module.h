@@ -75,8 +75,17 @@ public:
     std::unique_ptr<SimulationModule> create(const std::string& name) const;
     std::vector<std::string> names() const;
 
+    // A module's baseline/variant comparison: runScenario calls it, after both have run, with
+    // the two folders the module wrote into and outDir = <run>/<module>_comparison.
+    using Comparison = std::function<void(const std::filesystem::path& baselineDir,
+                                          const std::filesystem::path& variantDir,
+                                          const std::filesystem::path& outDir)>;
+    void addComparison(const std::string& name, Comparison comparison);
+    const Comparison* comparison(const std::string& name) const;
+
 private:
     std::map<std::string, Factory> factories;
+    std::map<std::string, Comparison> comparisons;
 };
 
 } // namespace ct

@@ -32,6 +32,15 @@ std::unique_ptr<SimulationModule> ModuleRegistry::create(const std::string& name
     return it == factories.end() ? nullptr : it->second();
 }
 
+void ModuleRegistry::addComparison(const std::string& name, Comparison comparison) {
+    comparisons[name] = std::move(comparison);
+}
+
+const ModuleRegistry::Comparison* ModuleRegistry::comparison(const std::string& name) const {
+    auto it = comparisons.find(name);
+    return it == comparisons.end() ? nullptr : &it->second;
+}
+
 std::vector<std::string> ModuleRegistry::names() const {
     std::vector<std::string> out;
     for (auto& [n, _] : factories) out.push_back(n);
@@ -219,6 +228,12 @@ RunResult runScenario(const Scenario& scenario, const RunOptions& options) {
     if (result.hasVariant) {
         result.baseline = runVariant(scenario, city, {"baseline", false}, threads, result.outDir / "baseline", options.progress);
         result.variant = runVariant(scenario, city, {"variant", true}, threads, result.outDir / "variant", options.progress);
+        for (const auto& block : scenario.modules)
+            if (auto* compare = ModuleRegistry::instance().comparison(block.name)) {
+                fs::path outDir = result.outDir / (block.name + "_comparison");
+                fs::create_directories(outDir);
+                (*compare)(result.outDir / "baseline" / block.name, result.outDir / "variant" / block.name, outDir);
+            }
     } else {
         result.baseline = runVariant(scenario, city, {"baseline", false}, threads, result.outDir, options.progress);
     }

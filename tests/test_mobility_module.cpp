@@ -1,0 +1,741 @@
+// The mobility module's outputs and configuration: trips.csv, edges.csv, edges.gpkg and the
+// KPIs of a hand-built network with made-up results, every number recomputed here by hand;
+// the baseline/variant comparison on hand-written files; YAML mistakes named by file:line;
+// a bridge closure on a small town whose detour is 600 m longer, worked out by hand.
+#include "TestSupport.h"
+#include "core/Error.h"
+#include "gis/Gdal.h"
+#include "city/Import.h"
+#include "sim/Runner.h"
+#include "sim/mobility/CityNetwork.h"
+#include "sim/mobility/MobilityModule.h"
+#include "sim/mobility/Outputs.h"
+
+#include <cmath>
+#include <cstdlib>
+#include <fmt/format.h>
+#include <fstream>
+#include <gtest/gtest.h>
+#include <map>
+#include <set>
+#include <nlohmann/json.hpp>
+#include <ogrsf_frmts.h>
+#include <sstream>
+
+using namespace ct;
+using namespace ct::test;
+using namespace ct::mobility;
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+namespace {
+
+// Rows of a CSV without quoted fields, keyed by the header.
+struct Rows {
+    std::vector<std::map<std::string, std::string>> rows;
+    std::vector<std::string> header;
+};
+Rows readRows(const fs::path& file) {
+    std::ifstream in(file);
+    Rows r;
+    std::string line;
+    auto split = [](const std::string& l) {
+        std::vector<std::string> c;
+        std::string cell;
+        std::stringstream ss(l);
+        while (std::getline(ss, cell, ',')) c.push_back(cell);
+        if (!l.empty() && l.back() == ',') c.push_back("");
+        return c;
+    };
+    if (!std::getline(in, line)) return r;
+    r.header = split(line);
+    while (std::getline(in, line)) {
+        auto c = split(line);
+        std::map<std::string, std::string> row;
+        for (size_t i = 0; i < r.header.size(); ++i) row[r.header[i]] = i < c.size() ? c[i] : "";
+        r.rows.push_back(row);
+    }
+    return r;
+}
+double num(const std::map<std::string, std::string>& row, const std::string& key) { return std::stod(row.at(key)); }
+
+// Three edges in a line and a branch: a (300 m, 2 lanes, 50 km/h) → b (400 m, 1 lane, 36 km/h),
+// and c (100 m) that nobody uses.
+Network tinyNetwork() {
+    Network n;
+    n.junctions = {{"J0", {0, 0}}, {"J1", {300, 0}}, {"J2", {300, 400}}, {"J3", {200, 0}}};
+    n.junctions[1].type = JunctionType::TrafficLight;
+    auto addLane = [&](uint32_t edge, uint8_t index, float length, float speed, std::vector<Vec2> shape) {
+        Lane l;
+        l.edge = edge, l.index = index, l.lengthM = length, l.speedMps = speed;
+        l.shapeStart = uint32_t(n.shapePoints.size());
+        n.shapePoints.insert(n.shapePoints.end(), shape.begin(), shape.end());
+        l.shapeEnd = uint32_t(n.shapePoints.size());
+        n.lanes.push_back(l);
+    };
+    Edge a{"a", "Hauptstraße", 0, 1, 0, 2, 2, 300, float(50 / 3.6)};
+    Edge b{"b", "Nebenweg", 1, 2, 2, 1, 1, 400, 10};
+    Edge c{"c", "", 3, 1, 3, 1, 1, 100, 10};
+    n.edges = {a, b, c};
+    addLane(0, 0, 300, float(50 / 3.6), {{0, -4.8}, {300, -4.8}});
+    addLane(0, 1, 300, float(50 / 3.6), {{0, -1.6}, {300, -1.6}});
+    addLane(1, 0, 400, 10, {{301.6, 0}, {301.6, 400}});
+    addLane(2, 0, 100, 10, {{200, 1.6}, {300, 1.6}});
+    Connection ab;
+    ab.fromLane = 0, ab.toLane = 2, ab.junction = 1;
+    n.connections = {ab};
+    n.finalize("tiny");
+    return n;
+}
+
+// Interval 0 (0–900 s): 30 vehicles enter a, 900 vehicle-seconds over 9 km (10 m/s).
+// Interval 1 (900–1500 s, the run ends at 1500 s): 12 enter b, 600 vehicle-seconds over 3 km.
+std::vector<std::vector<EdgeSample>> tinySamples() {
+    std::vector<std::vector<EdgeSample>> s(2, std::vector<EdgeSample>(3));
+    s[0][0] = {30, 900, 9000};
+    s[1][1] = {12, 600, 3000};
+    return s;
+}
+
+TEST(MobilityOutputs, EdgesCsvFlowDensityAndTravelTimeByHand) {
+    TempDir dir;
+    Network net = tinyNetwork();
+    writeEdgesCsv(dir / "edges.csv", net, tinySamples(), 900, 1500);
+    Rows r = readRows(dir / "edges.csv");
+    ASSERT_EQ(r.header, (std::vector<std::string>{"edge_id", "name", "interval_begin_s", "interval_end_s", "entered",
+                                                  "flow_veh_h", "mean_speed_kmh", "density_veh_km", "travel_time_s",
+                                                  "speed_ratio"}));
+    // a and b had traffic: both intervals each; c never did and is left out.
+    ASSERT_EQ(r.rows.size(), 4u);
+    auto& a0 = r.rows[0];
+    EXPECT_EQ(a0.at("edge_id"), "a");
+    EXPECT_EQ(a0.at("name"), "Hauptstraße");
+    EXPECT_EQ(num(a0, "interval_begin_s"), 0);
+    EXPECT_EQ(num(a0, "interval_end_s"), 900);
+    EXPECT_EQ(num(a0, "entered"), 30);
+    EXPECT_NEAR(num(a0, "flow_veh_h"), 120, 1e-9);                 // 30 × 3600 / 900
+    EXPECT_NEAR(num(a0, "mean_speed_kmh"), 36, 1e-9);              // 9000 m / 900 s = 10 m/s
+    EXPECT_NEAR(num(a0, "density_veh_km"), 900.0 / (900 * 0.3), 1e-9); // 3.33 veh/km
+    EXPECT_NEAR(num(a0, "travel_time_s"), 30, 1e-9);               // 300 m at 10 m/s
+    EXPECT_NEAR(num(a0, "speed_ratio"), 10 / (50 / 3.6), 1e-6);
+    // a in the second interval: nobody drove, the travel time is the free-flow one.
+    auto& a1 = r.rows[1];
+    EXPECT_EQ(num(a1, "interval_begin_s"), 900);
+    EXPECT_EQ(num(a1, "interval_end_s"), 1500); // the run's end cuts the interval
+    EXPECT_EQ(num(a1, "entered"), 0);
+    EXPECT_EQ(num(a1, "flow_veh_h"), 0);
+    EXPECT_EQ(a1.at("mean_speed_kmh"), "");
+    EXPECT_EQ(num(a1, "density_veh_km"), 0);
+    EXPECT_NEAR(num(a1, "travel_time_s"), 300 / (50 / 3.6), 1e-4);  // 21.6 s
+    EXPECT_EQ(a1.at("speed_ratio"), "");
+    // b in the 600 s second interval.
+    auto& b1 = r.rows[3];
+    EXPECT_EQ(b1.at("edge_id"), "b");
+    EXPECT_NEAR(num(b1, "flow_veh_h"), 72, 1e-9);                  // 12 × 3600 / 600
+    EXPECT_NEAR(num(b1, "mean_speed_kmh"), 18, 1e-9);              // 3000 m / 600 s
+    EXPECT_NEAR(num(b1, "density_veh_km"), 2.5, 1e-9);             // 600 / (600 × 0.4)
+    EXPECT_NEAR(num(b1, "travel_time_s"), 80, 1e-9);
+    EXPECT_NEAR(num(b1, "speed_ratio"), 0.5, 1e-9);
+}
+
+TEST(MobilityOutputs, EdgesGpkgReadsBackWithGdal) {
+    TempDir dir;
+    Network net = tinyNetwork();
+    WorldFrame world{Crs::fromEpsg(25832), Vec2(476000, 5734000)};
+    writeEdgesGpkg(dir / "edges.gpkg", net, tinySamples(), 900, world, 1500);
+    gis::initGdal();
+    GDALDatasetUniquePtr ds(GDALDataset::Open((dir / "edges.gpkg").c_str(), GDAL_OF_VECTOR));
+    ASSERT_TRUE(ds);
+    OGRLayer* layer = ds->GetLayerByName("edges");
+    ASSERT_TRUE(layer);
+    EXPECT_EQ(layer->GetFeatureCount(), 3); // every edge, used or not
+    ASSERT_TRUE(layer->GetSpatialRef());
+    EXPECT_STREQ(layer->GetSpatialRef()->GetAuthorityCode(nullptr), "25832");
+    std::map<std::string, int> seen;
+    for (auto& f : *layer) {
+        std::string id = f->GetFieldAsString("edge_id");
+        ++seen[id];
+        auto* line = f->GetGeometryRef()->toLineString();
+        if (id == "a") {
+            EXPECT_NEAR(line->get_Length(), 300, 1e-6);
+            EXPECT_NEAR(line->getX(0), 476000, 1e-6);   // lane 0 at local (0, −4.8)
+            EXPECT_NEAR(line->getY(0), 5733995.2, 1e-6);
+            EXPECT_EQ(f->GetFieldAsInteger64("lanes"), 2);
+            EXPECT_EQ(f->GetFieldAsInteger64("entered_total"), 30);
+            EXPECT_NEAR(f->GetFieldAsDouble("speed_limit_kmh"), 50, 1e-4);
+            EXPECT_NEAR(f->GetFieldAsDouble("mean_speed_kmh"), 36, 1e-9);
+            EXPECT_NEAR(f->GetFieldAsDouble("vehicle_km"), 9, 1e-9);
+            EXPECT_NEAR(f->GetFieldAsDouble("peak_flow_veh_h"), 120, 1e-9);
+            EXPECT_EQ(f->GetFieldAsDouble("peak_interval_begin_s"), 0);
+        } else if (id == "b") {
+            EXPECT_NEAR(line->get_Length(), 400, 1e-6);
+            EXPECT_NEAR(f->GetFieldAsDouble("speed_ratio"), 0.5, 1e-9);
+            EXPECT_NEAR(f->GetFieldAsDouble("peak_flow_veh_h"), 72, 1e-9); // in the 600 s interval
+            EXPECT_EQ(f->GetFieldAsDouble("peak_interval_begin_s"), 900);
+        } else {
+            EXPECT_EQ(f->GetFieldAsInteger64("entered_total"), 0);
+            EXPECT_FALSE(f->IsFieldSetAndNotNull(f->GetFieldIndex("mean_speed_kmh"))); // no traffic: null
+        }
+    }
+    EXPECT_EQ(seen, (std::map<std::string, int>{{"a", 1}, {"b", 1}, {"c", 1}}));
+    // Without a CRS (a SUMO net with no projection) the file is still written.
+    writeEdgesGpkg(dir / "plain.gpkg", net, tinySamples(), 900, WorldFrame{}, 1500);
+    GDALDatasetUniquePtr plain(GDALDataset::Open((dir / "plain.gpkg").c_str(), GDAL_OF_VECTOR));
+    ASSERT_TRUE(plain);
+    EXPECT_EQ(plain->GetLayer(0)->GetFeatureCount(), 3);
+    ASSERT_TRUE(plain->GetLayer(0)->GetSpatialRef());
+    EXPECT_TRUE(plain->GetLayer(0)->GetSpatialRef()->IsLocal());
+}
+
+TEST(MobilityOutputs, JunctionsCsvMeanDelay) {
+    TempDir dir;
+    Network net = tinyNetwork();
+    std::vector<JunctionSample> j(4);
+    j[1] = {40, 400, 120};
+    writeJunctionsCsv(dir / "junctions.csv", net, j, WorldFrame{Crs(), Vec2(1000, 2000)});
+    Rows r = readRows(dir / "junctions.csv");
+    ASSERT_EQ(r.rows.size(), 4u);
+    EXPECT_EQ(r.rows[1].at("junction_id"), "J1");
+    EXPECT_EQ(num(r.rows[1], "x"), 1300);
+    EXPECT_EQ(num(r.rows[1], "y"), 2000);
+    EXPECT_EQ(r.rows[1].at("type"), "traffic_light");
+    EXPECT_EQ(num(r.rows[1], "passed"), 40);
+    EXPECT_NEAR(num(r.rows[1], "mean_delay_s"), 10, 1e-12); // 400 s / 40
+    EXPECT_EQ(num(r.rows[1], "waiting_s"), 120);
+    EXPECT_EQ(r.rows[0].at("mean_delay_s"), ""); // nobody passed
+}
+
+// Four cars and a bicycle with made-up results.
+struct TinyRun {
+    Demand demand;
+    std::vector<TripResult> results;
+    TinyRun() {
+        demand.types.push_back(VehicleType::defaults(VClass::Bicycle));
+        auto trip = [&](std::string id, double depart, Mode mode, uint32_t type) {
+            Trip t;
+            t.id = std::move(id), t.departS = depart, t.mode = mode, t.type = type;
+            demand.trips.push_back(t);
+        };
+        trip("car1", 10, Mode::Car, 0);
+        trip("car2", 20, Mode::Car, 0);
+        trip("car3", 30, Mode::Car, 0);
+        trip("car4", 40, Mode::Car, 0);
+        trip("bike1", 50, Mode::Bicycle, 1);
+        trip("car5", 60, Mode::Car, 0);
+        auto arrived = [](double depart, double arrival, double length, double planned) {
+            TripResult r;
+            r.status = TripResult::Status::Arrived;
+            r.departS = depart, r.arrivalS = arrival, r.routeLengthM = length, r.departDelayS = depart - planned;
+            r.timeLossS = 60, r.waitingS = 20;
+            return r;
+        };
+        results.push_back(arrived(12, 312, 3000, 10)); // 300 s
+        results.push_back(arrived(20, 520, 5000, 20)); // 500 s
+        TripResult running;
+        running.status = TripResult::Status::Running;
+        running.departS = 35, running.departDelayS = 5, running.routeLengthM = 1000, running.timeLossS = 120;
+        running.teleports = 1;
+        results.push_back(running);
+        TripResult noRoute;
+        noRoute.status = TripResult::Status::NoRoute;
+        results.push_back(noRoute);
+        results.push_back(arrived(50, 650, 2400, 50)); // bicycle, 600 s
+        results.push_back(TripResult{});               // still pending
+    }
+};
+
+TEST(MobilityOutputs, TripsCsvColumnsByHand) {
+    TempDir dir;
+    TinyRun run;
+    Network net = tinyNetwork();
+    std::vector<std::vector<uint32_t>> routes = {{0, 1}, {0}, {}, {}, {1}, {}};
+    writeTripsCsv(dir / "trips.csv", run.demand, run.results, &net, &routes);
+    Rows r = readRows(dir / "trips.csv");
+    ASSERT_EQ(r.header, (std::vector<std::string>{"id", "mode", "depart", "depart_actual", "arrival", "duration_s",
+                                                  "route_length_m", "time_loss_s", "waiting_s", "depart_delay_s",
+                                                  "teleports", "status", "route"}));
+    ASSERT_EQ(r.rows.size(), 6u);
+    EXPECT_EQ(r.rows[0].at("id"), "car1");
+    EXPECT_EQ(r.rows[0].at("mode"), "car");
+    EXPECT_EQ(num(r.rows[0], "depart"), 10);
+    EXPECT_EQ(num(r.rows[0], "depart_actual"), 12);
+    EXPECT_EQ(num(r.rows[0], "arrival"), 312);
+    EXPECT_EQ(num(r.rows[0], "duration_s"), 300);
+    EXPECT_EQ(num(r.rows[0], "depart_delay_s"), 2);
+    EXPECT_EQ(num(r.rows[0], "route_length_m"), 3000);
+    EXPECT_EQ(r.rows[0].at("status"), "arrived");
+    EXPECT_EQ(r.rows[0].at("route"), "a b");
+    EXPECT_EQ(r.rows[2].at("status"), "running");
+    EXPECT_EQ(r.rows[2].at("arrival"), "");
+    EXPECT_EQ(r.rows[2].at("duration_s"), "");
+    EXPECT_EQ(num(r.rows[2], "teleports"), 1);
+    EXPECT_EQ(r.rows[3].at("status"), "no_route");
+    EXPECT_EQ(r.rows[3].at("depart_actual"), "");
+    EXPECT_EQ(r.rows[4].at("mode"), "bicycle");
+    EXPECT_EQ(r.rows[5].at("status"), "pending");
+}
+
+TEST(MobilityOutputs, KpisByHand) {
+    TinyRun run;
+    Kpis k = mobilityKpis(run.demand, run.results);
+    std::map<std::string, double> v;
+    for (auto& x : k) v[x.name] = x.value;
+    EXPECT_EQ(v.at("trips_total"), 6);
+    EXPECT_EQ(v.at("trips_completed"), 3);
+    EXPECT_EQ(v.at("trips_no_route"), 1);
+    EXPECT_EQ(v.at("teleports"), 1);
+    EXPECT_EQ(v.at("mean_trip_time_car_s"), 400);   // (300 + 500) / 2
+    EXPECT_EQ(v.at("median_trip_time_car_s"), 400);
+    EXPECT_EQ(v.at("mean_trip_time_bicycle_s"), 600);
+    EXPECT_EQ(v.at("mean_trip_time_walk_s"), 0); // no walking trips: listed, as 0
+    EXPECT_NEAR(v.at("total_time_loss_h"), (3 * 60 + 120) / 3600.0, 1e-12);
+    EXPECT_NEAR(v.at("vehicle_km"), 9, 1e-12);        // cars: 3 + 5 + 1 (still running) km
+    EXPECT_NEAR(v.at("co2_t"), 9 * 147 / 1e6, 1e-15); // 147 g/km (UBA TREMOD)
+    EXPECT_NEAR(v.at("mean_speed_kmh"), 8000.0 / 800 * 3.6, 1e-12);
+}
+
+// Two trips.csv files written by hand: Δ = variant − baseline.
+//   t1  600 → 400  (−200: faster; 1.5 km; bin −300..−60)
+//   t2  600 → 610  (+10 < 2 % of 600 = 12: unchanged; 3 km; bin 5..60)
+//   t3 1000 → 1400 (+400: slower; 7 km; bin > 300)
+//   t4  300 → 303  (+3: unchanged; 12 km; bin ±5)
+//   t5  100 → 120  (+20: slower; 0.5 km; bin 5..60)
+//   t6 arrived only in the baseline, t7 only in the variant.
+const char* kTripsHeader = "id,mode,depart,depart_actual,arrival,duration_s,route_length_m,time_loss_s,waiting_s,"
+                           "depart_delay_s,teleports,status\n";
+void writeComparisonInputs(const fs::path& base, const fs::path& variant) {
+    fs::create_directories(base);
+    fs::create_directories(variant);
+    writeText(base / "trips.csv", std::string(kTripsHeader) +
+                                      "t1,car,0,0,600,600,1500,0,0,0,0,arrived\n"
+                                      "t2,car,0,0,600,600,3000,0,0,0,0,arrived\n"
+                                      "t3,car,0,0,1000,1000,7000,0,0,0,0,arrived\n"
+                                      "t4,car,0,0,300,300,12000,0,0,0,0,arrived\n"
+                                      "t5,bicycle,0,0,100,100,500,0,0,0,0,arrived\n"
+                                      "t6,car,0,0,200,200,900,0,0,0,0,arrived\n"
+                                      "t7,car,0,,,,0,0,0,,0,no_route\n");
+    writeText(variant / "trips.csv", std::string(kTripsHeader) +
+                                         "t1,car,0,0,400,400,1700,0,0,0,0,arrived\n"
+                                         "t2,car,0,0,610,610,3000,0,0,0,0,arrived\n"
+                                         "t3,car,0,0,1400,1400,9000,0,0,0,0,arrived\n"
+                                         "t4,car,0,0,303,303,12000,0,0,0,0,arrived\n"
+                                         "t5,bicycle,0,0,120,120,500,0,0,0,0,arrived\n"
+                                         "t6,car,0,0,,,500,0,0,0,0,running\n"
+                                         "t7,car,0,0,50,50,400,0,0,0,0,arrived\n");
+    // e1 closed in the variant; e2 takes the traffic and slows down; e3 unchanged.
+    const char* h = "edge_id,name,interval_begin_s,interval_end_s,entered,flow_veh_h,mean_speed_kmh,density_veh_km,"
+                    "travel_time_s,speed_ratio\n";
+    writeText(base / "edges.csv", std::string(h) +
+                                      "e1,\"Brücke, alt\",0,900,60,240,40,5,9,0.8\n"
+                                      "e1,\"Brücke, alt\",900,1800,40,160,40,4,9,0.8\n"
+                                      "e2,Umweg,0,900,30,120,40,2,9,0.8\n"
+                                      "e2,Umweg,900,1800,20,80,40,1,9,0.8\n"
+                                      "e3,Ruhig,0,900,5,20,30,1,9,0.6\n");
+    writeText(variant / "edges.csv", std::string(h) +
+                                         "e2,Umweg,0,900,50,200,30,10,12,0.6\n"
+                                         "e2,Umweg,900,1800,30,120,20,20,18,0.4\n"
+                                         "e3,Ruhig,0,900,5,20,30,1,9,0.6\n");
+}
+
+TEST(MobilityComparison, CountsHistogramAndTopEdgesByHand) {
+    TempDir dir;
+    writeComparisonInputs(dir / "base", dir / "variant");
+    TripComparison c = compareTrips(dir / "base" / "trips.csv", dir / "variant" / "trips.csv");
+    EXPECT_EQ(c.matched, 5u);
+    EXPECT_EQ(c.faster, 1u);
+    EXPECT_EQ(c.slower, 2u);
+    EXPECT_EQ(c.unchanged, 2u);
+    EXPECT_EQ(c.arrivedOnlyBaseline, 1u);
+    EXPECT_EQ(c.arrivedOnlyVariant, 1u);
+    EXPECT_NEAR(c.meanDeltaS, (-200 + 10 + 400 + 3 + 20) / 5.0, 1e-12);
+    EXPECT_EQ(c.medianDeltaS, 10); // −200, 3, 10, 20, 400
+    std::array<std::array<size_t, 7>, 4> expected{};
+    expected[0][1] = 1; // t1
+    expected[1][4] = 1; // t2
+    expected[2][6] = 1; // t3
+    expected[3][3] = 1; // t4
+    expected[0][4] = 1; // t5
+    EXPECT_EQ(c.histogram, expected);
+    // Bin edges: ±5 belongs to "unchanged", −60 to −60..−5, 300 to 60..300.
+    EXPECT_EQ(TripComparison::deltaBin(-5), 3);
+    EXPECT_EQ(TripComparison::deltaBin(5), 3);
+    EXPECT_EQ(TripComparison::deltaBin(-60), 2);
+    EXPECT_EQ(TripComparison::deltaBin(300), 5);
+    EXPECT_EQ(TripComparison::lengthClass(2000), 1);
+
+    auto edges = topChangedEdges(dir / "base" / "edges.csv", dir / "variant" / "edges.csv");
+    ASSERT_EQ(edges.size(), 2u); // e3 did not change
+    EXPECT_EQ(edges[0].id, "e1"); // |Δ entered| = 100
+    EXPECT_EQ(edges[0].name, "Brücke, alt");
+    EXPECT_EQ(edges[0].enteredBase, 100);
+    EXPECT_EQ(edges[0].enteredVariant, 0);
+    EXPECT_EQ(edges[0].speedBaseKmh, 40);
+    EXPECT_TRUE(std::isnan(edges[0].speedVariantKmh));
+    EXPECT_EQ(edges[1].id, "e2");
+    EXPECT_EQ(edges[1].enteredVariant, 80);
+    // Space-mean speed Σ v·ρ·T / Σ ρ·T = (30·10 + 20·20) / 30.
+    EXPECT_NEAR(edges[1].speedVariantKmh, 700.0 / 30, 1e-12);
+
+    writeComparison(dir / "base", dir / "variant", dir / "cmp");
+    std::ifstream in(dir / "cmp" / "comparison.json");
+    json j = json::parse(in);
+    EXPECT_EQ(j["trips_faster"], 1);
+    EXPECT_NEAR(j["share_slower"].get<double>(), 0.4, 1e-12);
+    EXPECT_EQ(j["histogram"]["5-10km"][">300s"], 1);
+    Rows cmp = readRows(dir / "cmp" / "comparison.csv");
+    size_t histogramTrips = 0;
+    for (auto& row : cmp.rows)
+        if (row.at("metric") == "trips") histogramTrips += size_t(num(row, "value"));
+    EXPECT_EQ(histogramTrips, 5u);
+    Rows top = readRows(dir / "cmp" / "top_changed_edges.csv");
+    EXPECT_EQ(top.header, (std::vector<std::string>{"edge_id", "name", "entered_base", "entered_variant", "speed_base",
+                                                    "speed_variant"}));
+    EXPECT_EQ(top.rows.size(), 2u);
+}
+
+TEST(MobilityComparison, MissingFileIsAnInputError) {
+    TempDir dir;
+    EXPECT_THROW(compareTrips(dir / "nope.csv", dir / "nope2.csv"), InputError);
+}
+
+// A small town (EPSG:25832): Weststraße, the Brücke and Oststraße in a line west → east
+// (400 + 200 + 400 m); the Umweg leaves at the bridge's west end, goes 300 m north, 200 m east
+// and 300 m back south to its east end (800 m instead of the bridge's 200 m). Apart from them
+// an Allee with two lanes each way. Every street is 50 km/h.
+class SmallTown : public ::testing::Test {
+protected:
+    static constexpr double E0 = 476000, N0 = 5734000;
+    static std::string line(std::vector<std::pair<double, double>> pts) {
+        std::string s = "LINESTRING(";
+        for (size_t i = 0; i < pts.size(); ++i) s += fmt::format("{}{} {}", i ? "," : "", E0 + pts[i].first, N0 + pts[i].second);
+        return s + ")";
+    }
+    void SetUp() override {
+        registerMobilityModule();
+        std::vector<TestFeature> roads = {
+            {line({{0, 0}, {400, 0}}), {{"name", "Weststraße"}, {"highway", "secondary"}, {"lanes", "2"}, {"maxspeed", "50"}}},
+            {line({{400, 0}, {600, 0}}), {{"name", "Brücke"}, {"highway", "secondary"}, {"lanes", "2"}, {"maxspeed", "50"}}},
+            {line({{600, 0}, {1000, 0}}), {{"name", "Oststraße"}, {"highway", "secondary"}, {"lanes", "2"}, {"maxspeed", "50"}}},
+            {line({{400, 0}, {400, 300}, {600, 300}, {600, 0}}),
+             {{"name", "Umweg"}, {"highway", "residential"}, {"lanes", "2"}, {"maxspeed", "50"}}},
+            {line({{0, -300}, {1000, -300}}), {{"name", "Allee"}, {"highway", "primary"}, {"lanes", "4"}, {"maxspeed", "50"}}},
+        };
+        writeLayer(dir / "roads.geojson", "GeoJSON", "roads", 25832, {{"name"}, {"highway"}, {"lanes", true}, {"maxspeed", true}},
+                   roads);
+        // The mobility edges the trips use, found here on the same import the runner does.
+        CityConfig config;
+        config.roads = {LayerSource{dir / "roads.geojson", "", ""}};
+        CityModel city = importCity(config, ImportOptions{{}, false});
+        Network net = buildCityNetwork(city.roads);
+        auto eastbound = [&](const std::string& name) {
+            for (const Edge& e : net.edges) {
+                auto shape = net.laneShape(e.firstLane);
+                if (e.name == name && shape.back().x() > shape.front().x() + 1) return e.id;
+            }
+            ADD_FAILURE() << "no eastbound edge " << name;
+            return std::string();
+        };
+        west = eastbound("Weststraße"), bridge = eastbound("Brücke"), east = eastbound("Oststraße");
+        std::string csv = "id,depart,from_edge,to_edge\n";
+        for (int i = 0; i < 20; ++i) csv += fmt::format("car{},{},{},{}\n", i, i * 15, west, east);
+        writeText(dir / "trips.csv", csv);
+    }
+    // The scenario text; the mobility block starts on line 7, "edits:" follows it.
+    std::string scenario(const std::string& block, const std::string& edits) const {
+        return "name: town\nseed: 3\ncity: {roads: roads.geojson}\ntime: {start: 2026-03-10T07:00:00+01:00, duration: 30min}\n"
+               "modules:\n  mobility:\n" + block + (edits.empty() ? "" : "edits:\n" + edits);
+    }
+    // The InputError a session raises while configuring and applying the edits.
+    InputError errorOf(const std::string& block, const std::string& edits) {
+        writeText(dir / "bad.yaml", scenario(block, edits));
+        Scenario s = Scenario::fromYaml(dir / "bad.yaml");
+        CityModel city = importCity(s.city, ImportOptions{{}, false});
+        try {
+            SimulationSession session(s, city, true, 1);
+        } catch (const InputError& e) {
+            return e;
+        }
+        ADD_FAILURE() << "no error for:\n" << scenario(block, edits);
+        return InputError("none");
+    }
+    std::string at(int lineNo) const { return (dir / "bad.yaml").string() + ":" + std::to_string(lineNo); }
+    TempDir dir;
+    std::string west, bridge, east;
+};
+
+TEST_F(SmallTown, YamlMistakesNameFileAndLine) {
+    // Lines 1–5 name, seed, city, time, modules; 6 "mobility:"; the block from line 7.
+    InputError e = errorOf("    demand: {trips: trips.csv}\n    netwrk: city\n", "");
+    EXPECT_EQ(e.where(), at(8));
+    EXPECT_NE(e.problem().find("unknown key 'netwrk'"), std::string::npos) << e.what();
+    e = errorOf("    car_following: wiedemann\n", "");
+    EXPECT_EQ(e.where(), at(7));
+    EXPECT_NE(e.problem().find("wiedemann"), std::string::npos) << e.what();
+    // With a one-line block, "edits:" is line 8 and the first edit line 9.
+    e = errorOf("    demand: {trips: trips.csv}\n", "  - {type: close_road, edges: [\"" + west + "\", nope]}\n");
+    EXPECT_EQ(e.where(), at(9));
+    EXPECT_NE(e.problem().find("unknown edge 'nope'"), std::string::npos) << e.what();
+    e = errorOf("    demand: {trips: trips.csv}\n", "  - {type: close_road, street: Hauptstraße}\n");
+    EXPECT_EQ(e.where(), at(9));
+    EXPECT_NE(e.problem().find("Hauptstraße"), std::string::npos) << e.what();
+    // Weststraße has one lane each way: a bike lane would leave cars nothing.
+    e = errorOf("    demand: {trips: trips.csv}\n", "  - {type: close_road, street: Umweg}\n  - {type: bike_lane, street: Weststraße}\n");
+    EXPECT_EQ(e.where(), at(10));
+    EXPECT_NE(e.problem().find("would close it to cars"), std::string::npos) << e.what();
+    EXPECT_NE(e.hint().find("close_road or set_lanes"), std::string::npos) << e.what();
+    e = errorOf("    demand: {trips: trips.csv}\n", "  - {type: set_lanes, street: Allee, lanes: 3}\n");
+    EXPECT_EQ(e.where(), at(9));
+    EXPECT_NE(e.problem().find("cannot grow lanes"), std::string::npos) << e.what();
+    e = errorOf("    demand: {trips: trips.csv}\n", fmt::format("  - {{type: close_road, near: [{}, {}]}}\n", E0 + 500, N0 + 150));
+    EXPECT_NE(e.problem().find("no edge within 15 m"), std::string::npos) << e.what();
+    e = errorOf("    demand:\n      generate: {from: \"05:00\"}\n", "");
+    EXPECT_NE(e.problem().find("before the scenario starts"), std::string::npos) << e.what();
+    EXPECT_EQ(e.where(), at(8));
+    // During a run only closures and speed changes can be made.
+    {
+        writeText(dir / "live.yaml", scenario("    demand: {trips: trips.csv}\n", ""));
+        Scenario live = Scenario::fromYaml(dir / "live.yaml");
+        CityModel city = importCity(live.city, ImportOptions{{}, false});
+        SimulationSession session(live, city, false, 1);
+        session.advanceTo(60);
+        YAML::Node lanes = YAML::Load("{type: set_lanes, street: Allee, lanes: 1}");
+        try {
+            session.applyEdit(Edit{"set_lanes", lanes, "live.yaml:20"});
+            ADD_FAILURE() << "set_lanes accepted during the run";
+        } catch (const InputError& err) {
+            EXPECT_NE(err.problem().find("only be applied before the run"), std::string::npos) << err.what();
+            EXPECT_EQ(err.where().rfind("live.yaml", 0), 0u) << err.where(); // the edit's own text
+        }
+        EXPECT_NO_THROW(session.applyEdit(Edit{"close_road", YAML::Load("{type: close_road, street: Umweg}"), "live.yaml:21"}));
+        EXPECT_NO_THROW(session.advanceTo(120));
+    }
+    // A bike lane on the two-lane Allee and a lane cut are fine.
+    writeText(dir / "ok.yaml", scenario("    demand: {trips: trips.csv}\n",
+                                        "  - {type: bike_lane, street: Allee}\n  - {type: set_speed, street: Umweg, kmh: 30}\n"));
+    Scenario s = Scenario::fromYaml(dir / "ok.yaml");
+    CityModel city = importCity(s.city, ImportOptions{{}, false});
+    EXPECT_NO_THROW(SimulationSession(s, city, true, 1));
+}
+
+// The bridge closed: no vehicle crosses it and every trip drives the Umweg, 600 m longer
+// (800 m instead of 200 m; by hand from the street lengths).
+TEST_F(SmallTown, ClosedBridgeCarriesNobodyAndTripsDetour) {
+    writeText(dir / "closure.yaml",
+              scenario("    demand: {trips: trips.csv}\n    edge_interval: 600\n", "  - {type: close_road, street: Brücke}\n"));
+    Scenario s = Scenario::fromYaml(dir / "closure.yaml");
+    runScenario(s, RunOptions{dir / "out", 2, false, {}});
+    fs::path base = dir / "out" / "baseline" / "mobility", variant = dir / "out" / "variant" / "mobility";
+    Rows tb = readRows(base / "trips.csv"), tv = readRows(variant / "trips.csv");
+    ASSERT_EQ(tb.rows.size(), 20u);
+    ASSERT_EQ(tv.rows.size(), 20u);
+    for (size_t i = 0; i < 20; ++i) {
+        ASSERT_EQ(tb.rows[i].at("id"), tv.rows[i].at("id"));
+        EXPECT_EQ(tb.rows[i].at("status"), "arrived") << tb.rows[i].at("id");
+        EXPECT_EQ(tv.rows[i].at("status"), "arrived") << tv.rows[i].at("id");
+        auto edgesOf = [](const std::string& route) {
+            std::vector<std::string> out;
+            std::stringstream ss(route);
+            for (std::string id; ss >> id;) out.push_back(id);
+            return out;
+        };
+        auto rb = edgesOf(tb.rows[i].at("route")), rv = edgesOf(tv.rows[i].at("route"));
+        EXPECT_NE(std::find(rb.begin(), rb.end(), bridge), rb.end()) << tb.rows[i].at("route");
+        EXPECT_EQ(std::find(rv.begin(), rv.end(), bridge), rv.end()) << tv.rows[i].at("route");
+        EXPECT_NEAR(num(tv.rows[i], "route_length_m") - num(tb.rows[i], "route_length_m"), 600, 40)
+            << tb.rows[i].at("route") << " / " << tv.rows[i].at("route");
+    }
+    auto enteredOn = [&](const fs::path& file, const std::string& name) {
+        double n = 0;
+        for (auto& row : readRows(file).rows)
+            if (row.at("name") == name) n += num(row, "entered");
+        return n;
+    };
+    EXPECT_EQ(enteredOn(base / "edges.csv", "Brücke"), 20);
+    EXPECT_EQ(enteredOn(variant / "edges.csv", "Brücke"), 0);
+    EXPECT_EQ(enteredOn(base / "edges.csv", "Umweg"), 0);
+    EXPECT_EQ(enteredOn(variant / "edges.csv", "Umweg"), 20); // one edge: no junction on the way
+    // The comparison: the same 20 trips, all slower (600 m more at ≤ 50 km/h is > 40 s).
+    std::ifstream in(dir / "out" / "mobility_comparison" / "comparison.json");
+    ASSERT_TRUE(in);
+    json j = json::parse(in);
+    EXPECT_EQ(j["trips_matched"], 20);
+    EXPECT_EQ(j["trips_slower"], 20);
+    EXPECT_GT(j["mean_delta_s"].get<double>(), 600 / (50 / 3.6));
+    EXPECT_TRUE(fs::exists(dir / "out" / "mobility_comparison" / "top_changed_edges.csv"));
+    for (const char* f : {"edges.gpkg", "junctions.csv", "demand.trips.xml"}) EXPECT_TRUE(fs::exists(variant / f)) << f;
+}
+
+// A bicycle lane added beside Weststraße's single lane: edges.gpkg counts one lane more there
+// (and nowhere else), and cars and bicycles along the street still arrive.
+TEST_F(SmallTown, AddedBikeLaneKeepsCarsAndBicyclesMoving) {
+    std::string csv = "id,depart,from_edge,to_edge,mode\n";
+    for (int i = 0; i < 10; ++i) csv += fmt::format("car{},{},{},{},car\nbike{},{},{},{},bicycle\n", i, i * 20, west, east, i, i * 20 + 5, west, east);
+    writeText(dir / "mixed.csv", csv);
+    writeText(dir / "bike.yaml", scenario("    demand: {trips: mixed.csv}\n",
+                                          "  - {type: bike_lane, street: Weststraße, add_lane: true}\n"));
+    Scenario s = Scenario::fromYaml(dir / "bike.yaml");
+    runScenario(s, RunOptions{dir / "out", 2, false, {}});
+    auto lanesByEdge = [&](const char* side) {
+        gis::initGdal();
+        GDALDatasetUniquePtr ds(GDALDataset::Open((dir / "out" / side / "mobility" / "edges.gpkg").c_str(), GDAL_OF_VECTOR));
+        std::map<std::string, std::pair<std::string, int64_t>> out;
+        if (!ds) return out;
+        for (auto& f : *ds->GetLayer(0)) out[f->GetFieldAsString("edge_id")] = {f->GetFieldAsString("name"), f->GetFieldAsInteger64("lanes")};
+        return out;
+    };
+    auto base = lanesByEdge("baseline"), variant = lanesByEdge("variant");
+    ASSERT_EQ(base.size(), variant.size());
+    ASSERT_FALSE(base.empty());
+    for (auto& [id, b] : base) {
+        int64_t extra = b.first == "Weststraße" ? 1 : 0;
+        EXPECT_EQ(variant.at(id).second, b.second + extra) << id << " " << b.first;
+    }
+    Rows trips = readRows(dir / "out" / "variant" / "mobility" / "trips.csv");
+    ASSERT_EQ(trips.rows.size(), 20u);
+    for (auto& row : trips.rows) EXPECT_EQ(row.at("status"), "arrived") << row.at("id");
+}
+
+// The two Musterstadt what-ifs: their edits find their streets (the bridge by the documented
+// point, Hauptstraße by name) without running anything.
+TEST(MusterstadtScenarios, EditsFindTheirStreets) {
+    registerMobilityModule();
+    for (const char* name : {"musterstadt-bridge-closure.yaml", "musterstadt-bike-lane.yaml"}) {
+        Scenario s = Scenario::fromYaml(sourceDir() / "scenarios" / name);
+        s.durationS = 60; // only configure, apply the edits and start
+        CityModel city = importCity(s.city, ImportOptions{{}, false});
+        EXPECT_NO_THROW(SimulationSession(s, city, true, 2)) << name;
+    }
+}
+
+// The bridge closure end to end, shortened to the first 20 minutes: the two edges on the
+// importer's bridge-flagged main bridge (the way at the documented point) carry traffic in
+// the baseline and nobody in the variant, and the comparison is written.
+TEST(MusterstadtScenarios, BridgeClosureRunsAndEmptiesTheBridge) {
+    registerMobilityModule();
+    Scenario s = Scenario::fromYaml(sourceDir() / "scenarios" / "musterstadt-bridge-closure.yaml");
+    s.durationS = 1200;
+    TempDir dir;
+    runScenario(s, RunOptions{dir / "out", 0, false, {}});
+    CityModel city = importCity(s.city, ImportOptions{{}, false});
+    std::set<std::string> bridgeEdges;
+    Vec2 bridgePoint = city.frame.toLocal(Vec2(475452.7, 5734076.3));
+    for (uint32_t e = 0; e < city.roads.edgeCount(); ++e) {
+        if (!(city.roads.flags[e] & RoadNetwork::Bridge)) continue;
+        auto shape = city.roads.shape(EdgeId(e));
+        for (const Vec2& p : shape)
+            if ((p - bridgePoint).norm() < 30) bridgeEdges.insert(std::to_string(e));
+    }
+    ASSERT_EQ(bridgeEdges.size(), 2u); // one per direction
+    auto entered = [&](const char* side) {
+        double n = 0;
+        for (auto& row : readRows(dir / "out" / side / "mobility" / "edges.csv").rows)
+            if (bridgeEdges.count(row.at("edge_id"))) n += num(row, "entered");
+        return n;
+    };
+    EXPECT_GT(entered("baseline"), 0);
+    EXPECT_EQ(entered("variant"), 0);
+    for (const char* f : {"comparison.csv", "comparison.json", "top_changed_edges.csv"})
+        EXPECT_TRUE(fs::exists(dir / "out" / "mobility_comparison" / f)) << f;
+}
+
+// The bike lane what-if end to end, shortened to 15 minutes: every Hauptstraße edge has one
+// lane more in the variant (the added bicycle lane), no other edge changes, and the
+// comparison is written.
+TEST(MusterstadtScenarios, BikeLaneRunsAndAddsALaneOnHauptstrasse) {
+    registerMobilityModule();
+    Scenario s = Scenario::fromYaml(sourceDir() / "scenarios" / "musterstadt-bike-lane.yaml");
+    s.durationS = 900;
+    TempDir dir;
+    runScenario(s, RunOptions{dir / "out", 0, false, {}});
+    auto lanes = [&](const char* side) {
+        gis::initGdal();
+        std::map<std::string, std::pair<std::string, int64_t>> out;
+        GDALDatasetUniquePtr ds(GDALDataset::Open((dir / "out" / side / "mobility" / "edges.gpkg").c_str(), GDAL_OF_VECTOR));
+        if (!ds) return out;
+        for (auto& f : *ds->GetLayer(0)) out[f->GetFieldAsString("edge_id")] = {f->GetFieldAsString("name"), f->GetFieldAsInteger64("lanes")};
+        return out;
+    };
+    auto base = lanes("baseline"), variant = lanes("variant");
+    ASSERT_FALSE(base.empty());
+    ASSERT_EQ(base.size(), variant.size());
+    size_t widened = 0;
+    for (auto& [id, b] : base) {
+        bool main = b.first == "Hauptstraße";
+        widened += main;
+        EXPECT_EQ(variant.at(id).second, b.second + (main ? 1 : 0)) << id << " " << b.first;
+    }
+    EXPECT_GE(widened, 2u); // both directions of at least one stretch
+    for (const char* f : {"comparison.csv", "comparison.json", "top_changed_edges.csv"})
+        EXPECT_TRUE(fs::exists(dir / "out" / "mobility_comparison" / f)) << f;
+}
+
+// A SUMO network made by netconvert (no projection): the run writes edges.gpkg without a
+// CRS in the net's own x/y, lane geometry as long as the net file says, and generated demand
+// is refused for it (it needs the city's roads).
+TEST(MobilitySumoNetwork, OutputsInTheNetsFrame) {
+    if (std::system("netconvert --version > /dev/null 2>&1") != 0) GTEST_SKIP() << "netconvert not installed";
+    registerMobilityModule();
+    TempDir dir;
+    writeText(dir / "n.nod.xml", "<nodes><node id=\"a\" x=\"0\" y=\"0\"/><node id=\"b\" x=\"500\" y=\"0\"/>"
+                                 "<node id=\"c\" x=\"1000\" y=\"0\"/></nodes>\n");
+    writeText(dir / "e.edg.xml", "<edges><edge id=\"ab\" from=\"a\" to=\"b\" numLanes=\"1\" speed=\"13.89\"/>"
+                                 "<edge id=\"bc\" from=\"b\" to=\"c\" numLanes=\"2\" speed=\"13.89\"/></edges>\n");
+    ASSERT_EQ(std::system(("netconvert -n " + (dir / "n.nod.xml").string() + " -e " + (dir / "e.edg.xml").string() + " -o " +
+                           (dir / "net.net.xml").string() + " > /dev/null 2>&1").c_str()),
+              0);
+    std::string routes = "<routes>\n";
+    for (int i = 0; i < 5; ++i) routes += fmt::format("  <vehicle id=\"v{}\" depart=\"{}\"><route edges=\"ab bc\"/></vehicle>\n", i, i * 10);
+    writeText(dir / "r.rou.xml", routes + "</routes>\n");
+    // The length netconvert gave lane ab_0, read straight from the file.
+    std::ifstream netFile(dir / "net.net.xml");
+    std::string text((std::istreambuf_iterator<char>(netFile)), std::istreambuf_iterator<char>());
+    size_t lane = text.find("id=\"ab_0\"");
+    ASSERT_NE(lane, std::string::npos);
+    size_t at = text.find("length=\"", lane) + 8;
+    double abLength = std::stod(text.substr(at, text.find('"', at) - at));
+
+    auto scenarioText = [&](const std::string& demand) {
+        return "name: sumo\nseed: 1\ncity: {roads: none.geojson}\ntime: {duration: 10min}\nmodules:\n  mobility:\n"
+               "    network: net.net.xml\n" + demand;
+    };
+    // The city is only needed for the runner; a dummy road far away.
+    writeLayer(dir / "none.geojson", "GeoJSON", "roads", 25832, {{"highway"}},
+               {{"LINESTRING(476000 5734000,476100 5734000)", {{"highway", "residential"}}}});
+    writeText(dir / "sumo.yaml", scenarioText("    demand: {trips: r.rou.xml}\n"));
+    runScenario(Scenario::fromYaml(dir / "sumo.yaml"), RunOptions{dir / "out", 1, false, {}});
+    Rows trips = readRows(dir / "out" / "mobility" / "trips.csv");
+    ASSERT_EQ(trips.rows.size(), 5u);
+    EXPECT_EQ(trips.rows[0].at("id"), "v0");
+    gis::initGdal();
+    GDALDatasetUniquePtr ds(GDALDataset::Open((dir / "out" / "mobility" / "edges.gpkg").c_str(), GDAL_OF_VECTOR));
+    ASSERT_TRUE(ds);
+    OGRLayer* layer = ds->GetLayer(0);
+    // No georeference: a local CRS in metres (not GeoPackage's default "undefined geographic").
+    ASSERT_TRUE(layer->GetSpatialRef());
+    EXPECT_TRUE(layer->GetSpatialRef()->IsLocal());
+    EXPECT_FALSE(layer->GetSpatialRef()->IsGeographic());
+    EXPECT_EQ(layer->GetFeatureCount(), 2); // internal edges are not edges
+    for (auto& f : *layer) {
+        double len = f->GetGeometryRef()->toLineString()->get_Length();
+        if (std::string(f->GetFieldAsString("edge_id")) == "ab") {
+            EXPECT_NEAR(len, abLength, 0.5);
+            EXPECT_EQ(f->GetFieldAsInteger64("lanes"), 1);
+        } else {
+            EXPECT_EQ(f->GetFieldAsInteger64("lanes"), 2);
+        }
+    }
+    EXPECT_TRUE(fs::exists(dir / "out" / "mobility" / "demand.trips.xml"));
+
+    writeText(dir / "gen.yaml", scenarioText("    demand:\n      generate: {scale: 1}\n"));
+    Scenario gen = Scenario::fromYaml(dir / "gen.yaml");
+    CityModel city = importCity(gen.city, ImportOptions{{}, false});
+    try {
+        SimulationSession session(gen, city, false, 1);
+        ADD_FAILURE() << "generated demand accepted on a SUMO network";
+    } catch (const InputError& e) {
+        EXPECT_EQ(e.where(), (dir / "gen.yaml").string() + ":9");
+        EXPECT_NE(e.problem().find("network: city"), std::string::npos) << e.what();
+    }
+}
+
+} // namespace
