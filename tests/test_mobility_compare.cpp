@@ -89,3 +89,29 @@ TEST(CompareSumo, PriorityGrid) { compareOnGrid("--default.speed 13.89", 2.0); }
 // Two lanes per direction, traffic signals guessed by netconvert, one trip per second: lane
 // changes towards turning lanes, signal programs, left turns yielding on green.
 TEST(CompareSumo, SignalisedTwoLaneGrid) { compareOnGrid("--default.lanenumber 2 --tls.guess true", 1.0); }
+
+// A real SUMO scenario: the signalised junction OWL322 in Lemgo (Kreis Lippe) with demand
+// calibrated on a manual count (../shared/data/real/sumo-lemgo-owl322, 15:00–16:10). SUMO
+// runs its own config (sublane model on); citytwin reads the same .sumocfg.
+TEST(CompareSumo, LemgoOwl322) {
+    if (!sumoInstalled()) GTEST_SKIP() << "SUMO is not installed (Debian packages sumo, sumo-tools)";
+    const fs::path source = test::sharedData() / "real" / "sumo-lemgo-owl322";
+    if (!fs::exists(source / "sumo.sumocfg")) GTEST_SKIP() << "real data not present: " << source;
+    test::TempDir dir; // SUMO writes its outputs beside the config: run a copy
+    fs::copy(source, dir / "lemgo", fs::copy_options::recursive);
+    const std::string cmd = "cd '" + (dir / "lemgo").string() +
+                            "' && SUMO_HOME=/usr/share/sumo sumo -c sumo.sumocfg --output-prefix \"\" --human-readable-time false --tripinfo-output ti.xml --no-step-log";
+    ASSERT_EQ(shell(cmd), 0);
+    const SumoResult sumo = readTripinfo(dir / "lemgo" / "ti.xml");
+
+    TrafficRunOptions options;
+    options.config = source / "sumo.sumocfg";
+    options.progress = false;
+    const TrafficRunSummary ours = runTraffic(options);
+    std::printf("Lemgo: SUMO %zu arrived, mean %.1f s; citytwin %zu arrived of %zu, mean %.1f s, %zu teleports\n",
+                sumo.arrived, sumo.meanDurationS, ours.arrived, ours.trips, ours.arrived ? ours.meanDurationS : 0.0,
+                ours.teleports);
+    ASSERT_GT(sumo.arrived, 1000u);
+    EXPECT_NEAR(double(ours.arrived), double(sumo.arrived), 0.05 * double(sumo.arrived));
+    EXPECT_NEAR(ours.meanDurationS, sumo.meanDurationS, 0.15 * sumo.meanDurationS);
+}

@@ -436,6 +436,14 @@ protected:
             return std::string();
         };
         west = eastbound("Weststraße"), bridge = eastbound("Brücke"), east = eastbound("Oststraße");
+        auto junctionAt = [&](double x, double y) {
+            Vec2 p = Vec2(E0 + x, N0 + y) - city.frame.origin;
+            for (const Junction& j : net.junctions)
+                if ((j.pos - p).norm() < 1) return j.id;
+            ADD_FAILURE() << "no junction at " << x << ", " << y;
+            return std::string();
+        };
+        bridgeWest = junctionAt(400, 0), bridgeEast = junctionAt(600, 0);
         std::string csv = "id,depart,from_edge,to_edge\n";
         for (int i = 0; i < 20; ++i) csv += fmt::format("car{},{},{},{}\n", i, i * 15, west, east);
         writeText(dir / "trips.csv", csv);
@@ -460,7 +468,9 @@ protected:
     }
     std::string at(int lineNo) const { return (dir / "bad.yaml").string() + ":" + std::to_string(lineNo); }
     TempDir dir;
-    std::string west, bridge, east;
+    std::string west, bridge, east, bridgeWest, bridgeEast;
+    // Rows of <run>/<side>/mobility/trips.csv.
+    Rows tripsOf(const std::string& run, const char* side) const { return readRows(dir / run / side / "mobility" / "trips.csv"); }
 };
 
 TEST_F(SmallTown, YamlMistakesNameFileAndLine) {
@@ -736,6 +746,76 @@ TEST(MobilitySumoNetwork, OutputsInTheNetsFrame) {
         EXPECT_EQ(e.where(), (dir / "gen.yaml").string() + ":9");
         EXPECT_NE(e.problem().find("network: city"), std::string::npos) << e.what();
     }
+}
+
+// A new road beside the closed bridge: every trip takes it (its id in the route), arrives,
+// and drives as far as over the bridge (both 200 m between the junction centres) but for the
+// junction crossings, which the new road's links make in one step.
+TEST_F(SmallTown, AddedRoadReplacesTheClosedBridge) {
+    writeText(dir / "road.yaml",
+              scenario("    demand: {trips: trips.csv}\n",
+                       "  - {type: close_road, street: Brücke}\n"
+                       "  - {type: add_road, from_junction: \"" + bridgeWest + "\", to_junction: \"" + bridgeEast +
+                           "\", lanes: 1, speed_kmh: 50, id: neu}\n"));
+    runScenario(Scenario::fromYaml(dir / "road.yaml"), RunOptions{dir / "road", 2, false, {}});
+    Rows base = tripsOf("road", "baseline"), variant = tripsOf("road", "variant");
+    ASSERT_EQ(variant.rows.size(), 20u);
+    for (size_t i = 0; i < 20; ++i) {
+        EXPECT_EQ(variant.rows[i].at("status"), "arrived") << variant.rows[i].at("id");
+        EXPECT_NE(variant.rows[i].at("route").find("neu_fwd"), std::string::npos) << variant.rows[i].at("route");
+        // The same 200 m, less the two junction radii (6 m each) the new road's links jump
+        // instead of driving an internal lane; ±10 m for where a vehicle stops on arrival.
+        EXPECT_NEAR(num(variant.rows[i], "route_length_m") - num(base.rows[i], "route_length_m"), -12, 10);
+    }
+    // Junction ids and signal programs are checked when the edit is read.
+    InputError e = errorOf("    demand: {trips: trips.csv}\n", "  - {type: add_road, from_junction: \"" + bridgeWest + "\", to_junction: nowhere}\n");
+    EXPECT_EQ(e.where(), at(9));
+    EXPECT_NE(e.problem().find("unknown junction 'nowhere'"), std::string::npos) << e.what();
+    e = errorOf("    demand: {trips: trips.csv}\n", "  - {type: signal_timing, junction: \"" + bridgeWest + "\", cycle: 60}\n");
+    EXPECT_NE(e.problem().find("has no traffic signal"), std::string::npos) << e.what();
+}
+
+// Demand edits against counts worked out by hand: scale 2 doubles every trip (copies named
+// id#1); 1000 new homes with CSV demand only make 1000 × 2.0 residents × 3.1 trips × 30 min /
+// 24 h = 129.17 trips (129 or 130 after the random rounding), all between the development
+// and the existing trips' ends.
+TEST_F(SmallTown, DemandEditsByHand) {
+    writeText(dir / "scale.yaml", scenario("    demand: {trips: trips.csv}\n", "  - {type: demand, scale: 2}\n"));
+    runScenario(Scenario::fromYaml(dir / "scale.yaml"), RunOptions{dir / "scale", 2, false, {}});
+    Rows scaled = tripsOf("scale", "variant");
+    EXPECT_EQ(scaled.rows.size(), 40u);
+    size_t copies = 0;
+    for (auto& row : scaled.rows) copies += row.at("id").find("#1") != std::string::npos;
+    EXPECT_EQ(copies, 20u);
+
+    writeText(dir / "homes.yaml",
+              scenario("    demand: {trips: trips.csv}\n",
+                       fmt::format("  - {{type: demand, homes: 1000, polygon: [[{0}, {1}], [{2}, {1}], [{2}, {3}], [{0}, {3}]]}}\n",
+                                   E0 + 420, N0 + 100, E0 + 580, N0 + 250)));
+    runScenario(Scenario::fromYaml(dir / "homes.yaml"), RunOptions{dir / "homes", 2, false, {}});
+    Rows homes = tripsOf("homes", "variant");
+    size_t added = homes.rows.size() - 20;
+    EXPECT_GE(added, 129u);
+    EXPECT_LE(added, 130u);
+    size_t fresh = 0;
+    for (auto& row : homes.rows) fresh += row.at("id").rfind("new0_", 0) == 0;
+    EXPECT_EQ(fresh, added);
+}
+
+// Dynamic assignment is reproducible: two runs, on 1 and on 4 threads, write the same trips.
+TEST_F(SmallTown, AssignmentIsDeterministic) {
+    std::string csv = "id,depart,from_edge,to_edge\n";
+    for (int i = 0; i < 120; ++i) csv += fmt::format("car{},{},{},{}\n", i, i * 2, west, east); // the bridge queues
+    writeText(dir / "busy.csv", csv);
+    writeText(dir / "assign.yaml", scenario("    demand: {trips: busy.csv}\n    assignment_iterations: 2\n", ""));
+    auto trips = [&](const std::string& out, int threads) {
+        runScenario(Scenario::fromYaml(dir / "assign.yaml"), RunOptions{dir / out, threads, false, {}});
+        std::ifstream in(dir / out / "mobility" / "trips.csv");
+        return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    };
+    std::string one = trips("a1", 1), four = trips("a4", 4);
+    EXPECT_GT(one.size(), 120u * 20);
+    EXPECT_EQ(one, four);
 }
 
 } // namespace

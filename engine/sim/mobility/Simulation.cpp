@@ -967,8 +967,13 @@ struct Simulation::Impl {
         if (bestLane == kNone) return false;
         proto.lane = bestLane;
         proto.pos = float(std::min<double>(pos, net.lanes[bestLane].lengthM));
-        proto.arrivalPos = float(trip.arrivalPos >= 0 ? std::min<double>(trip.arrivalPos, net.edges[route.back()].lengthM)
-                                                     : net.edges[route.back()].lengthM);
+        // Arrive at the end of the last edge's lanes (shorter than the edge where junctions
+        // take their share), or at the trip's arrival position.
+        const Edge& last = net.edges[route.back()];
+        double lastLength = last.lengthM;
+        for (uint32_t l = last.firstLane; l < last.firstLane + last.laneCount; ++l)
+            lastLength = std::min<double>(lastLength, net.lanes[l].lengthM);
+        proto.arrivalPos = float(trip.arrivalPos >= 0 ? std::min<double>(trip.arrivalPos, lastLength) : lastLength);
         // Room behind the last vehicle on the lane (vehicles insert at the lane start).
         const auto& veh = laneState[bestLane].veh;
         double speed = trip.departSpeed >= 0 ? trip.departSpeed : desiredSpeedFor(proto, bestLane);
