@@ -208,7 +208,6 @@ struct Simulation::Impl {
     std::vector<uint32_t> tripVehicle; // trip → vehicle slot while running
     size_t nextTrip = 0;
     std::map<uint32_t, std::vector<uint32_t>> backlog; // departure edge → trips waiting, FIFO
-    std::map<VClass, std::unique_ptr<Router>> routers;
     Counts counts;
     std::vector<std::vector<EdgeSample>> edgeSamples;
     std::vector<JunctionSample> junctionSamples;
@@ -884,16 +883,6 @@ struct Simulation::Impl {
     }
 
     // ----- phase 5: insertion ----------------------------------------------------------------
-    Router& routerFor(VClass c, double maxSpeed) {
-        auto& r = routers[c];
-        if (!r) {
-            r = std::make_unique<Router>(net, c, 8);
-            r->setMaxSpeed(maxSpeed);
-            if (!travelTimes.empty()) r->setCosts(travelTimes);
-        }
-        return *r;
-    }
-
     void loadDepartures() {
         while (nextTrip < demand.trips.size() && demand.trips[nextTrip].departS <= t + 1e-9) {
             const uint32_t ti = uint32_t(nextTrip++);
@@ -906,10 +895,7 @@ struct Simulation::Impl {
                 continue;
             }
             auto& route = routes[ti];
-            if (!trip.route.empty()) route = trip.route;
-            else if (trip.fromEdge != kNone && trip.toEdge != kNone) {
-                route = routerFor(vt.vclass, vt.maxSpeedMps).route(trip.fromEdge, trip.toEdge).edges;
-            }
+            if (!trip.route.empty()) route = trip.route; // else routed ahead by routeAhead()
             bool usable = !route.empty();
             for (uint32_t e : route)
                 if (!net.allows(e, vt.vclass)) usable = false;
@@ -921,6 +907,29 @@ struct Simulation::Impl {
             }
             res.routeEdges = uint32_t(route.size());
             backlog[route.front()].push_back(ti);
+        }
+    }
+
+    // Routes every trip that has only an origin and a destination, in parallel, before the
+    // first step: the costs do not change during a run, so this equals routing at insertion
+    // and uses every thread. Routes of trips yet to depart are held from the start.
+    void routeAhead() {
+        std::map<std::pair<VClass, float>, std::vector<uint32_t>> groups; // by class and speed cap
+        for (uint32_t ti = 0; ti < demand.trips.size(); ++ti) {
+            const Trip& trip = demand.trips[ti];
+            const VehicleType& vt = demand.types[trip.type];
+            if (trip.route.empty() && trip.fromEdge != kNone && trip.toEdge != kNone && vt.vclass != VClass::Pedestrian)
+                groups[{vt.vclass, vt.maxSpeedMps}].push_back(ti);
+        }
+        for (auto& [key, trips] : groups) {
+            Router router(net, key.first, 8);
+            router.setMaxSpeed(key.second);
+            if (!travelTimes.empty()) router.setCosts(travelTimes);
+            std::vector<std::pair<uint32_t, uint32_t>> pairs;
+            pairs.reserve(trips.size());
+            for (uint32_t ti : trips) pairs.emplace_back(demand.trips[ti].fromEdge, demand.trips[ti].toEdge);
+            auto found = router.routeMany(pairs, std::max(1, opt.threads));
+            for (size_t i = 0; i < trips.size(); ++i) routes[trips[i]] = std::move(found[i].edges);
         }
     }
 
@@ -1064,6 +1073,7 @@ struct Simulation::Impl {
     void step() {
         if (!started) {
             started = true;
+            routeAhead();
             ensureInterval();
             insert();
         }
