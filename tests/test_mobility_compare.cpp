@@ -1,6 +1,8 @@
 // Side by side with SUMO (the peer tool as reference): the same netgenerate grid and the same
 // randomTrips demand run by `sumo` and by citytwin (Krauss). Mean trip duration must agree
 // within 15 % and completed trips within 5 % (docs/validation/mobility.md).
+#include "sim/mobility/Counts.h"
+#include "sim/mobility/SumoXml.h"
 #include "sim/mobility/TrafficRun.h"
 
 #include "TestSupport.h"
@@ -10,6 +12,8 @@
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
+#include <map>
+#include <set>
 #include <regex>
 #include <sstream>
 
@@ -114,4 +118,116 @@ TEST(CompareSumo, LemgoOwl322) {
     ASSERT_GT(sumo.arrived, 1000u);
     EXPECT_NEAR(double(ours.arrived), double(sumo.arrived), 0.05 * double(sumo.arrived));
     EXPECT_NEAR(ours.meanDurationS, sumo.meanDurationS, 0.15 * sumo.meanDurationS);
+}
+
+// The same Lemgo junction, counted: vehicles onto each of the four approaches 15:00–16:00 in
+// citytwin against SUMO's edgeData on the same edges (GEH < 5 for each), and both against the
+// real manual count of 24 Feb 2021 (../shared/data/real/sumo-lemgo-owl322/
+// owl322_manual_count_2021-02-24.csv, per turning movement and 5 minutes), reported.
+TEST(CompareCounts, LemgoOwl322Approaches) {
+    if (!sumoInstalled()) GTEST_SKIP() << "SUMO is not installed (Debian packages sumo, sumo-tools)";
+    const fs::path source = test::sharedData() / "real" / "sumo-lemgo-owl322";
+    if (!fs::exists(source / "owl322_manual_count_2021-02-24.csv")) GTEST_SKIP() << "real data not present";
+    const std::map<std::string, std::string> approachEdge = {
+        {"RiWa-Str.", "Richard-Wagner-Strasse.W.2"}, {"Entruper Weg (Süd)", "EntruperWeg.N.1"},
+        {"Gosebrede", "Gosebrede.N.7"},             {"Entruper Weg (Nord)", "EntruperWeg.S.7"}};
+
+    // The real count, parsed here on its own: movement columns "Von <approach> nach <approach>".
+    std::map<std::string, double> counted; // approach → vehicles on the road, 15:00–16:00
+    {
+        std::ifstream in(source / "owl322_manual_count_2021-02-24.csv");
+        std::string header;
+        std::getline(in, header);
+        std::vector<std::string> columns;
+        std::stringstream hs(header);
+        for (std::string c; std::getline(hs, c, ',');) columns.push_back(c);
+        const std::set<std::string> onRoad = {"PKW + Transporter", "LKW", "Lastzug", "Bus", "Motorisierte Zweiräder",
+                                              "Fahrrad (auf Straße)"};
+        int interval = -1;
+        for (std::string line; std::getline(in, line);) {
+            std::vector<std::string> cells;
+            std::stringstream ss(line);
+            for (std::string c; std::getline(ss, c, ',');) cells.push_back(c);
+            if (cells.size() < 2) continue;
+            if (!cells[0].empty()) ++interval; // "15:00 - 15:05" starts a block of class rows
+            if (interval >= 12 || !onRoad.count(cells[1])) continue;
+            for (size_t k = 2; k + 1 < columns.size() && k < cells.size(); ++k) {
+                const std::string& name = columns[k];
+                const std::string from = name.substr(4, name.find(" nach ") - 4);
+                if (!cells[k].empty()) counted[from] += std::stod(cells[k]);
+            }
+        }
+        ASSERT_EQ(interval, 13) << "14 five-minute intervals, 15:00–16:10";
+    }
+
+    // SUMO with edgeData every 5 minutes (departed + entered: the approaches are where trips start).
+    test::TempDir dir;
+    fs::copy(source, dir / "lemgo", fs::copy_options::recursive);
+    test::writeText(dir / "lemgo" / "ed.add.xml",
+                    R"(<additional><edgeData id="ed" period="300" file="ed.xml" excludeEmpty="true"/></additional>)");
+    ASSERT_EQ(shell("cd '" + (dir / "lemgo").string() +
+                    "' && SUMO_HOME=/usr/share/sumo sumo -c sumo.sumocfg --output-prefix \"\" --human-readable-time "
+                    "false --additional-files sumo.add.xml,taz.xml,ed.add.xml --no-step-log"),
+              0);
+    std::map<std::string, double> sumo;
+    {
+        std::ifstream in(dir / "lemgo" / "ed.xml");
+        std::stringstream ss;
+        ss << in.rdbuf();
+        const std::string text = ss.str();
+        std::regex intervalRe(R"re(<interval begin="([0-9.]+)"[^>]*>([\s\S]*?)</interval>)re");
+        std::regex edgeRe(R"re(<edge id="([^"]+)"([^>]*)>)re");
+        std::regex attr(R"re((departed|entered)="([0-9]+)")re");
+        for (auto it = std::sregex_iterator(text.begin(), text.end(), intervalRe); it != std::sregex_iterator(); ++it) {
+            if (std::stod((*it)[1]) >= 16 * 3600) continue;
+            const std::string body = (*it)[2];
+            for (auto e = std::sregex_iterator(body.begin(), body.end(), edgeRe); e != std::sregex_iterator(); ++e)
+                for (const auto& [approach, edge] : approachEdge)
+                    if ((*e)[1] == edge) {
+                        const std::string attrs = (*e)[2];
+                        for (auto a = std::sregex_iterator(attrs.begin(), attrs.end(), attr); a != std::sregex_iterator(); ++a)
+                            sumo[approach] += std::stod((*a)[2]);
+                    }
+        }
+    }
+
+    // citytwin on the same config, edge samples every 5 minutes.
+    SumoConfig config = readSumoConfig(source / "sumo.sumocfg");
+    Network net = readSumoNet(config.netFile);
+    std::vector<Taz> zones;
+    for (const auto& f : config.additionalFiles) {
+        auto z = readSumoTaz(f, net);
+        zones.insert(zones.end(), z.begin(), z.end());
+    }
+    Demand demand;
+    for (const auto& f : config.routeFiles) readSumoRoutes(f, net, demand, 1, zones);
+    demand.sortTrips();
+    SimulationOptions options;
+    options.beginS = config.beginS;
+    options.edgeIntervalS = 300;
+    Simulation sim(net, demand, options);
+    sim.advance(config.beginS + 3600);
+
+    std::vector<DetectorPlacement> detectors;
+    std::vector<Count> againstSumo, againstCount;
+    for (const auto& [approach, edge] : approachEdge) {
+        detectors.push_back({approach, edge, std::nullopt, std::nullopt});
+        againstSumo.push_back({approach, config.beginS, config.beginS + 3600, sumo[approach]});
+        againstCount.push_back({approach, config.beginS, config.beginS + 3600, counted[approach]});
+    }
+    SkipReport skipped;
+    const auto edges = placeDetectors(net, detectors, skipped);
+    ASSERT_EQ(skipped.count, 0u);
+    const auto vsSumo = compareCounts(net, detectors, edges, againstSumo, sim.edgeSamples(), 300, config.beginS);
+    const auto vsCount = compareCounts(net, detectors, edges, againstCount, sim.edgeSamples(), 300, config.beginS);
+    ASSERT_EQ(vsSumo.size(), 4u);
+    ASSERT_EQ(vsCount.size(), 4u);
+    for (size_t i = 0; i < 4; ++i) {
+        const auto& r = vsSumo[i];
+        std::printf("  %-20s counted %4.0f  SUMO %4.0f (GEH %.1f)  citytwin %4.0f (GEH %.1f against the count, %.1f "
+                    "against SUMO)\n",
+                    r.detector.c_str(), vsCount[i].counted, r.counted, geh(r.counted, vsCount[i].counted), r.simulated,
+                    vsCount[i].gehHourly, r.gehHourly);
+        EXPECT_LT(r.gehHourly, 5.0) << r.detector;
+    }
 }

@@ -8,6 +8,7 @@
 #include "city/Import.h"
 #include "sim/Runner.h"
 #include "sim/mobility/CityNetwork.h"
+#include "sim/mobility/Counts.h"
 #include "sim/mobility/MobilityModule.h"
 #include "sim/mobility/Outputs.h"
 
@@ -819,3 +820,39 @@ TEST_F(SmallTown, AssignmentIsDeterministic) {
 }
 
 } // namespace
+
+// Detector counts (calibration): GEH by the formula, and a detector on the bridge (placed by a
+// point and a heading) against a counts file: the simulated counts are the 20 trips crossing
+// the bridge (every trip leaves at 07:00 + 15 s·i and needs under 2 min to reach it).
+TEST(MobilityCounts, GehByHand) {
+    EXPECT_NEAR(geh(100, 80), std::sqrt(2.0 * 20 * 20 / 180), 1e-12);
+    EXPECT_NEAR(geh(0, 50), 10.0, 1e-12);
+    EXPECT_EQ(geh(0, 0), 0.0);
+}
+
+TEST_F(SmallTown, CountsComparedOnTheBridge) {
+    // A counted row for a detector that cannot be placed, and a row with too few columns.
+    writeText(dir / "counts.csv", "detector,begin,end,count\nbridge-east,07:00,07:10,30\nbridge-east,07:10,07:20,0\n"
+                                  "nowhere,07:00,07:10,5\nbridge-east,07:00\n");
+    writeText(dir / "counts.yaml",
+              scenario("    demand: {trips: trips.csv}\n    edge_interval: 600\n"
+                       "    counts:\n      file: counts.csv\n      detectors:\n"
+                       "        - {id: bridge-east, near: [476500, 5734000], heading: 0}\n"
+                       "        - {id: nowhere, edge: no-such-edge}\n",
+                       ""));
+    Scenario s = Scenario::fromYaml(dir / "counts.yaml");
+    runScenario(s, RunOptions{dir / "out", 1, false, {}});
+    Rows rows = readRows(dir / "out" / "mobility" / "counts_comparison.csv");
+    ASSERT_EQ(rows.rows.size(), 2u) << "the unplaced detector and the bad row are skipped";
+    // The eastbound bridge edge (heading 0° = east), not its westbound twin.
+    EXPECT_EQ(rows.rows[0].at("edge_id"), bridge);
+    // Simulated: the bridge's entered count in edges.csv for the same intervals.
+    double enteredFirst = 0, enteredSecond = 0;
+    for (auto& row : readRows(dir / "out" / "mobility" / "edges.csv").rows)
+        if (row.at("edge_id") == bridge) (num(row, "interval_begin_s") < 1 ? enteredFirst : enteredSecond) += num(row, "entered");
+    EXPECT_EQ(enteredFirst + enteredSecond, 20);
+    EXPECT_EQ(num(rows.rows[0], "simulated"), enteredFirst);
+    EXPECT_EQ(num(rows.rows[1], "simulated"), enteredSecond);
+    EXPECT_NEAR(num(rows.rows[0], "geh_hourly"), geh(enteredFirst * 6, 30 * 6), 1e-6);
+    EXPECT_NEAR(num(rows.rows[1], "geh_hourly"), geh(enteredSecond * 6, 0), 1e-6);
+}

@@ -6,6 +6,7 @@
 #include "sim/YamlReader.h"
 #include "sim/mobility/CityDemand.h"
 #include "sim/mobility/CityNetwork.h"
+#include "sim/mobility/Counts.h"
 #include "sim/mobility/Outputs.h"
 #include "sim/mobility/SumoXml.h"
 
@@ -82,6 +83,14 @@ struct Config {
     double edgeIntervalS = 900;
     double fcdIntervalS = 0; // 0: no fcd.csv
     Co2Factors co2;
+    // Detector counts to compare with (calibration, GEH): a counts CSV and where each detector is.
+    fs::path countsFile;
+    struct Detector {
+        std::string id, edge;
+        std::optional<Vec2> worldPoint; // the city's CRS
+        std::optional<double> headingDeg;
+    };
+    std::vector<Detector> detectors;
 };
 
 // A demand what-if, applied when the demand is built in start().
@@ -115,6 +124,8 @@ public:
 
 private:
     void readConfig(const YAML::Node& b, const YamlReader& y);
+    void readCounts(const YAML::Node& c, const YamlReader& y);
+    void writeCountComparison(const fs::path& dir);
     void buildNetwork();
     std::vector<uint32_t> selectEdges(const YAML::Node& e, const YamlReader& y) const;
     uint32_t findJunction(const YAML::Node& n, const YamlReader& y, const std::string& key) const;
@@ -148,6 +159,7 @@ private:
     std::unique_ptr<Simulation> sim;
     std::vector<FcdRecord> fcd;
     double nextFcdS = 0;
+    double countsGehShare = std::numeric_limits<double>::quiet_NaN(); // set by writeOutputs
 };
 
 void MobilityModule::configure(const YAML::Node& block, const std::string& whereIn, const CityModel& cityIn) {
@@ -160,9 +172,29 @@ void MobilityModule::configure(const YAML::Node& block, const std::string& where
     buildNetwork();
 }
 
+// counts: {file: counts.csv, detectors: [{id, edge: ID} | {id, near: [x, y], heading: deg}]}
+void MobilityModule::readCounts(const YAML::Node& c, const YamlReader& y) {
+    y.checkKeys(c, "counts", {"file", "detectors"});
+    if (!c["file"] || !c["detectors"] || !c["detectors"].IsSequence())
+        y.fail(c, "counts needs 'file' (detector,begin,end,count) and a list of 'detectors'");
+    cfg.countsFile = y.path(c["file"], "counts.file");
+    for (const auto& d : c["detectors"]) {
+        y.checkKeys(d, "detector", {"id", "edge", "near", "heading"});
+        Config::Detector det;
+        if (!d["id"]) y.fail(d, "a detector needs an 'id' (as in the counts file)");
+        det.id = y.str(d["id"], "id");
+        if (bool(d["edge"]) == bool(d["near"])) y.fail(d, "give a detector either 'edge' or 'near' ([x, y] in the city's CRS)");
+        if (d["edge"]) det.edge = y.str(d["edge"], "edge");
+        if (d["near"]) det.worldPoint = y.point(d["near"], "near");
+        if (d["heading"]) det.headingDeg = y.number(d["heading"], "heading");
+        cfg.detectors.push_back(det);
+    }
+}
+
 void MobilityModule::readConfig(const YAML::Node& b, const YamlReader& y) {
     y.checkKeys(b, "mobility", {"network", "sumo_config", "demand", "car_following", "step", "threads", "assignment_iterations",
-                                "teleport_after", "edge_interval", "fcd", "co2"});
+                                "teleport_after", "edge_interval", "fcd", "co2", "counts"});
+    if (auto c = b["counts"]) readCounts(c, y);
     if (b["network"] && b["sumo_config"])
         y.fail(b["sumo_config"], "give either 'network' or 'sumo_config'", "a .sumocfg names its network itself");
     if (auto n = b["network"]) {
@@ -974,11 +1006,36 @@ void MobilityModule::writeOutputs(const fs::path& dir) {
         }
     }
     writeSumoTrips(dir / "demand.trips.xml", net, demand);
+    if (!cfg.countsFile.empty()) writeCountComparison(dir);
+}
+
+// counts_comparison.csv: each detector's counts against the vehicles the simulation let onto
+// its edge. Count times are of the day (seconds or HH:MM); intervals must be whole multiples
+// of edge_interval within the run.
+void MobilityModule::writeCountComparison(const fs::path& dir) {
+    SkipReport skipped;
+    std::vector<Count> counts = readCountsCsv(cfg.countsFile, skipped);
+    for (Count& c : counts) {
+        c.beginS = beginS + (c.beginS - startOfDayS);
+        c.endS = beginS + (c.endS - startOfDayS);
+    }
+    std::vector<DetectorPlacement> placements;
+    for (const auto& d : cfg.detectors) {
+        DetectorPlacement p{d.id, d.edge, std::nullopt, d.headingDeg};
+        if (d.worldPoint) p.point = *d.worldPoint - world.offset;
+        placements.push_back(p);
+    }
+    const auto edges = placeDetectors(net, placements, skipped);
+    const auto rows = compareCounts(net, placements, edges, counts, sim->edgeSamples(), sim->intervalS(), beginS);
+    writeCountComparisonCsv(dir / "counts_comparison.csv", rows);
+    for (const auto& r : skipped.reasons) spdlog::warn("counts: {}", r);
+    countsGehShare = shareGehBelow5(rows);
 }
 
 Kpis MobilityModule::kpis() const {
-    if (!sim) return mobilityKpis(runDemand, {}, cfg.co2);
-    return mobilityKpis(runDemand, sim->results(), cfg.co2);
+    Kpis k = sim ? mobilityKpis(runDemand, sim->results(), cfg.co2) : mobilityKpis(runDemand, {}, cfg.co2);
+    if (!cfg.countsFile.empty()) k.push_back({"counts_geh_below_5_share", countsGehShare, ""});
+    return k;
 }
 
 } // namespace

@@ -1,0 +1,174 @@
+#include "sim/mobility/Counts.h"
+
+#include "core/Error.h"
+#include "sim/mobility/EdgeIndex.h"
+
+#include <cmath>
+#include <fstream>
+#include <numbers>
+#include <sstream>
+#include <unordered_map>
+
+namespace ct::mobility {
+
+double geh(double modelled, double counted) {
+    const double sum = modelled + counted;
+    return sum > 0 ? std::sqrt(2 * (modelled - counted) * (modelled - counted) / sum) : 0.0;
+}
+
+namespace {
+
+std::optional<double> parseTime(const std::string& s) {
+    if (s.empty()) return std::nullopt;
+    if (s.find(':') == std::string::npos) {
+        char* end = nullptr;
+        double v = std::strtod(s.c_str(), &end);
+        if (end == s.c_str() || *end != '\0' || !std::isfinite(v)) return std::nullopt;
+        return v;
+    }
+    int h = 0, m = 0, sec = 0;
+    char extra = 0;
+    int n = std::sscanf(s.c_str(), "%d:%d:%d%c", &h, &m, &sec, &extra);
+    if (n < 2 || n > 3 || h < 0 || m < 0 || m > 59 || sec < 0 || sec > 59) return std::nullopt;
+    return h * 3600.0 + m * 60.0 + sec;
+}
+
+std::vector<std::string> splitCsv(const std::string& line) {
+    std::vector<std::string> cells;
+    std::stringstream ss(line);
+    for (std::string cell; std::getline(ss, cell, ',');) {
+        while (!cell.empty() && (cell.back() == '\r' || cell.back() == ' ')) cell.pop_back();
+        while (!cell.empty() && cell.front() == ' ') cell.erase(cell.begin());
+        cells.push_back(cell);
+    }
+    return cells;
+}
+
+} // namespace
+
+std::vector<Count> readCountsCsv(const std::filesystem::path& file, SkipReport& skipped) {
+    std::ifstream in(file);
+    if (!in) throw InputError("cannot open the counts file", file.string(), "check the path");
+    std::string line;
+    if (!std::getline(in, line) || splitCsv(line) != std::vector<std::string>{"detector", "begin", "end", "count"})
+        throw InputError("the counts file needs the header detector,begin,end,count", file.string() + ":1",
+                         "one row per detector and interval, times in seconds or HH:MM[:SS]");
+    std::vector<Count> counts;
+    for (int lineNo = 2; std::getline(in, line); ++lineNo) {
+        if (line.empty() || line == "\r") continue;
+        const std::string where = file.filename().string() + ":" + std::to_string(lineNo);
+        auto cells = splitCsv(line);
+        if (cells.size() != 4) {
+            skipped.add(where + ": expected 4 columns, found " + std::to_string(cells.size()));
+            continue;
+        }
+        auto b = parseTime(cells[1]), e = parseTime(cells[2]);
+        char* end = nullptr;
+        const double n = std::strtod(cells[3].c_str(), &end);
+        if (cells[0].empty() || !b || !e || *e <= *b || cells[3].empty() || *end != '\0' || !(n >= 0)) {
+            skipped.add(where + ": needs a detector id, begin < end and a count ≥ 0");
+            continue;
+        }
+        counts.push_back({cells[0], *b, *e, n});
+    }
+    return counts;
+}
+
+std::vector<uint32_t> placeDetectors(const Network& net, const std::vector<DetectorPlacement>& detectors,
+                                     SkipReport& skipped) {
+    std::vector<uint32_t> edges(detectors.size(), kNone);
+    std::unique_ptr<EdgeIndex> index;
+    for (size_t i = 0; i < detectors.size(); ++i) {
+        const DetectorPlacement& d = detectors[i];
+        if (!d.edge.empty()) {
+            if (auto e = net.findEdge(d.edge)) edges[i] = *e;
+            else skipped.add("detector '" + d.id + "': no edge '" + d.edge + "' in the network");
+            continue;
+        }
+        if (!d.point) {
+            skipped.add("detector '" + d.id + "': give an edge or a point");
+            continue;
+        }
+        if (!index) index = std::make_unique<EdgeIndex>(net);
+        // The nearest edge, then, for a heading, the nearest one running that way: a two-way
+        // street's detector counts one direction.
+        auto nearest = index->nearest(*d.point, kMotorVehicles, 100);
+        if (!nearest) {
+            skipped.add("detector '" + d.id + "': no road for cars within 100 m");
+            continue;
+        }
+        uint32_t chosen = *nearest;
+        if (d.headingDeg) {
+            auto direction = [&](uint32_t e) {
+                auto shape = net.laneShape(net.edges[e].firstLane);
+                Vec2 v = shape.back() - shape.front();
+                return std::atan2(v.y(), v.x()) * 180 / std::numbers::pi;
+            };
+            auto off = [&](uint32_t e) {
+                double diff = std::fmod(std::abs(direction(e) - *d.headingDeg), 360.0);
+                return std::min(diff, 360 - diff);
+            };
+            // The reverse of the nearest edge lies on the same street.
+            const Edge& near = net.edges[chosen];
+            uint32_t reverse = kNone;
+            for (uint32_t e = 0; e < net.edges.size(); ++e)
+                if (net.edges[e].fromJunction == near.toJunction && net.edges[e].toJunction == near.fromJunction) {
+                    reverse = e;
+                    break;
+                }
+            if (reverse != kNone && off(reverse) < off(chosen)) chosen = reverse;
+            if (off(chosen) > 60) {
+                skipped.add("detector '" + d.id + "': the nearest street does not run in the given heading");
+                continue;
+            }
+        }
+        edges[i] = chosen;
+    }
+    return edges;
+}
+
+std::vector<CountComparison> compareCounts(const Network& net, const std::vector<DetectorPlacement>& detectors,
+                                           const std::vector<uint32_t>& detectorEdges, const std::vector<Count>& counts,
+                                           const std::vector<std::vector<EdgeSample>>& samples, double intervalS,
+                                           double beginS) {
+    std::unordered_map<std::string, size_t> byId;
+    for (size_t i = 0; i < detectors.size(); ++i) byId.emplace(detectors[i].id, i);
+    std::vector<CountComparison> rows;
+    for (const Count& c : counts) {
+        auto it = byId.find(c.detector);
+        if (it == byId.end() || detectorEdges[it->second] == kNone) continue;
+        const double k0 = (c.beginS - beginS) / intervalS, k1 = (c.endS - beginS) / intervalS;
+        if (k0 < -1e-6 || std::abs(k0 - std::round(k0)) > 1e-6 || std::abs(k1 - std::round(k1)) > 1e-6) continue;
+        if (size_t(std::llround(k1)) > samples.size()) continue; // beyond what was simulated
+        const uint32_t edge = detectorEdges[it->second];
+        CountComparison row;
+        row.detector = c.detector;
+        row.edge = net.edges[edge].id;
+        row.beginS = c.beginS;
+        row.endS = c.endS;
+        row.counted = c.vehicles;
+        for (size_t k = size_t(std::llround(k0)); k < size_t(std::llround(k1)); ++k) row.simulated += samples[k][edge].entered;
+        const double perHour = 3600 / (c.endS - c.beginS);
+        row.gehHourly = geh(row.simulated * perHour, row.counted * perHour);
+        rows.push_back(row);
+    }
+    return rows;
+}
+
+void writeCountComparisonCsv(const std::filesystem::path& file, const std::vector<CountComparison>& rows) {
+    std::ofstream out(file);
+    if (!out) throw InputError("cannot write", file.string(), "check the output folder");
+    out << "detector,edge_id,begin_s,end_s,counted,simulated,geh_hourly\n";
+    for (const auto& r : rows)
+        out << r.detector << ',' << r.edge << ',' << r.beginS << ',' << r.endS << ',' << r.counted << ',' << r.simulated
+            << ',' << r.gehHourly << '\n';
+}
+
+double shareGehBelow5(const std::vector<CountComparison>& rows) {
+    if (rows.empty()) return std::nan("");
+    size_t below = 0;
+    for (const auto& r : rows) below += r.gehHourly < 5;
+    return double(below) / double(rows.size());
+}
+
+} // namespace ct::mobility
