@@ -202,6 +202,7 @@ TEST(CompareCounts, LemgoOwl322Approaches) {
     Demand demand;
     for (const auto& f : config.routeFiles) readSumoRoutes(f, net, demand, 1, zones);
     demand.sortTrips();
+    keepDepartures(demand, config.beginS, config.endS); // the buses of the whole day: only this hour's
     SimulationOptions options;
     options.beginS = config.beginS;
     options.edgeIntervalS = 300;

@@ -6,6 +6,7 @@
 #include "render/Offscreen.h"
 #include "ui/CityScene.h"
 #include "ui/Presenter.h"
+#include "ui/Traffic.h"
 #include "ui/VideoWriter.h"
 #include "ui/Viewer.h"
 
@@ -122,7 +123,18 @@ int render(const RenderCommandOptions& o) {
     if (!o.tour.empty()) tour = ui::loadTour(o.tour, scene.city);
     bool cityAttribute = o.colorBy.empty() ||
                          std::find(std::begin(cityAttributes), std::end(cityAttributes), o.colorBy) != std::end(cityAttributes);
-    fs::path results = presentationResults(o.results, scene, tour.has_value() || !cityAttribute);
+    // Roads by traffic: speed over the limit from the run's mobility/edges.csv at --sim-time.
+    const bool trafficRoads = o.colorRoadsBy == "traffic";
+    fs::path results = presentationResults(o.results, scene, tour.has_value() || !cityAttribute || trafficRoads);
+    ui::TrafficResults traffic, variantTraffic;
+    if (trafficRoads) {
+        traffic = ui::readTrafficResults(results, scene.city);
+        if (traffic.empty())
+            throw InputError("no traffic results to colour the roads by", "--color-roads-by traffic",
+                             results.empty() ? "give --results DIR of a run with a mobility module, or run the scenario first"
+                                             : fmt::format("{} has no mobility/edges.csv (nor baseline/mobility/edges.csv)", results.string()));
+        variantTraffic = ui::readTrafficResults(results, scene.city, true);
+    }
     ui::Presenter presenter(scene, results, tour);
     std::optional<ui::TourFrame> frame;
     if (tour) frame = tour->at(o.tourTimeS);
@@ -132,6 +144,7 @@ int render(const RenderCommandOptions& o) {
         simTime = parseDurationSeconds(o.simTime);
         if (!simTime) throw InputError(fmt::format("bad simulation time '{}'", o.simTime), "--sim-time", "seconds or a duration after the start, e.g. 5400 or 1.5h");
     }
+    if (trafficRoads && !simTime) simTime = ui::busiestTrafficTime(traffic); // the busiest interval
     render::RenderSettings settings = presentationSettings(scene, simTime, o.shadows, tour);
     if (!o.time.empty()) {
         auto t = parseIsoInstant(o.time);
@@ -139,7 +152,7 @@ int render(const RenderCommandOptions& o) {
         settings.time = *t;
     }
     render::Camera camera = !o.camera.empty() || !frame ? resolveCamera(scene, o.camera, double(width) / height) : frame->camera;
-    bool hasVariant = presenter.hasVariant() || !ui::readBuildingResults(results, scene.city, true).fields.empty();
+    bool hasVariant = presenter.hasVariant() || !ui::readBuildingResults(results, scene.city, true).fields.empty() || !variantTraffic.empty();
     bool split = splitWanted(o.split, o.noSplit, tour) && hasVariant && !o.difference;
     if (split) settings.splitAtPx = float(width) / 2;
     ui::ResultLayer layer = o.difference ? ui::ResultLayer::Difference : ui::ResultLayer::Depth;
@@ -160,7 +173,26 @@ int render(const RenderCommandOptions& o) {
         content.legends = {grid.scale};
     }
     if (!o.colorBy.empty()) colourBuildings(renderer, scene, o.colorBy, results, split, content.legends);
-    if (!o.colorRoadsBy.empty()) {
+    size_t vehicles = 0;
+    if (trafficRoads) {
+        render::ValueOverlay v = ui::trafficRoadValues(traffic, scene.city, *simTime);
+        renderer.setRoadValues(&v);
+        if (split && !variantTraffic.empty()) {
+            render::ValueOverlay w = ui::trafficRoadValues(variantTraffic, scene.city, *simTime);
+            renderer.setRoadValues(&w, render::Side::Right);
+        }
+        content.legends.push_back(v.scale);
+        // The vehicles too, when the run wrote their positions (fcd:) on the city's roads.
+        if (ui::mobilityOnCityNetwork(scene.scenario)) {
+            ui::VehicleTracks tracks = ui::readVehicleTracks(results, scene.city);
+            if (!tracks.empty()) {
+                ui::CityTraffic cityTraffic(scene.city);
+                std::vector<render::Agent> agents = cityTraffic.agents(tracks.at(*simTime), tracks.bicycle);
+                vehicles = agents.size();
+                renderer.setAgents(agents);
+            }
+        }
+    } else if (!o.colorRoadsBy.empty()) {
         render::ValueOverlay v = ui::roadValues(scene.city, o.colorRoadsBy);
         renderer.setRoadValues(&v);
         content.legends.push_back(v.scale);
@@ -186,6 +218,7 @@ int render(const RenderCommandOptions& o) {
                 "%.0f° elevation, %.1f s\n",
                 o.out.c_str(), width, height, ctx.deviceName().c_str(), static_cast<unsigned long long>(stats.triangles),
                 stats.drawCalls, eye.x(), eye.y(), camera.eye.z(), camera.yawDeg, camera.pitchDeg, sun.azimuthDeg, sun.elevationDeg, wall);
+    if (trafficRoads) std::printf("traffic at %.0f s after the start: %zu vehicles drawn\n", *simTime, vehicles);
     return validationExitCode(ctx);
 }
 

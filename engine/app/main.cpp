@@ -50,7 +50,7 @@ int main(int argc, char** argv) {
     renderCmd->add_option("--time", rnd.time, "ISO instant that places the sun (default: the scenario's start)");
     renderCmd->add_option("--grid", rnd.grid, "a result raster draped on the terrain, e.g. out/flood/max_depth.tif");
     renderCmd->add_option("--color-by", rnd.colorBy, "colour buildings by height, levels, year, use, area, or a result field of the run (e.g. heat_kwh_m2, pv_kwh_kwp)");
-    renderCmd->add_option("--color-roads-by", rnd.colorRoadsBy, "colour roads by speed or lanes");
+    renderCmd->add_option("--color-roads-by", rnd.colorRoadsBy, "colour roads by speed (limit), lanes or traffic (speed over the limit from --results of a mobility run, at --sim-time; with fcd.csv the vehicles too)");
     renderCmd->add_option("--title", rnd.title, "title in the picture (default: the scenario's name)");
     renderCmd->add_flag("!--no-shadows", rnd.shadows, "no shadow map");
     renderCmd->add_flag("!--no-legend", rnd.legend, "no legend");
@@ -58,8 +58,8 @@ int main(int argc, char** argv) {
     renderCmd->add_option("--gpu", rnd.gpu, "Vulkan device: index or part of its name (default: $CITYTWIN_GPU, else a discrete GPU)");
     renderCmd->add_option("--tour", rnd.tour, "a tour YAML: its view, caption, labels and split at --at (docs/presentation.md)");
     renderCmd->add_option("--at", rnd.tourTimeS, "seconds into the tour")->check(CLI::NonNegativeNumber);
-    renderCmd->add_option("--results", rnd.results, "a run's output folder: its flood depth (default with --tour: the scenario's outputs)");
-    renderCmd->add_option("--sim-time", rnd.simTime, "simulation time shown, after the start (e.g. 2h); default: the tour's, else max depth");
+    renderCmd->add_option("--results", rnd.results, "a run's output folder: its flood depth, building results, traffic (default with --tour or --color-roads-by traffic: the scenario's outputs)");
+    renderCmd->add_option("--sim-time", rnd.simTime, "simulation time shown, after the start (e.g. 2h); default: the tour's, else max depth (traffic: the busiest interval)");
     renderCmd->add_flag("--split", rnd.split, "before/after: baseline left, variant right");
     renderCmd->add_flag("--no-split", rnd.noSplit, "no before/after split even if the tour asks for one");
     renderCmd->add_flag("--difference", rnd.difference, "show the depth difference variant - baseline");
@@ -88,7 +88,7 @@ int main(int argc, char** argv) {
     viewCmd->add_option("--size", vw.size, "window WIDTHxHEIGHT")->capture_default_str();
     viewCmd->add_option("--camera", vw.camera, "start camera: overview, a name, or x,y,z,yaw,pitch");
     viewCmd->add_option("--grid", vw.grid, "a result raster draped on the terrain");
-    viewCmd->add_option("--results", vw.results, "a run's output folder: replay flood depth snapshots with the time controls");
+    viewCmd->add_option("--results", vw.results, "a run's output folder: replay flood depth snapshots and traffic (edges.csv, fcd.csv) with the time controls");
     viewCmd->add_flag("--live", vw.live, "run the scenario's modules while viewing: water spreads as the clock runs");
     viewCmd->add_flag("--variant", vw.variant, "with --live: run the variant (the scenario's edits) instead of the baseline");
     viewCmd->add_flag("--no-vsync", vw.noVsync, "draw as fast as possible");

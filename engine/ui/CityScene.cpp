@@ -7,11 +7,14 @@
 #include "gis/RasterRead.h"
 
 #include <algorithm>
+#include <array>
+#include <charconv>
 #include <chrono>
 #include <cmath>
 #include <fmt/format.h>
 #include <fstream>
 #include <limits>
+#include <map>
 #include <ogrsf_frmts.h>
 #include <unordered_map>
 
@@ -270,7 +273,8 @@ render::ValueOverlay roadValues(const CityModel& city, const std::string& attrib
         for (size_t e = 0; e < r.edgeCount(); ++e) o.values[e] = r.lanes[e];
         o.scale = {render::ColorMap::Viridis, 1, 4, "Lanes per direction", ""};
     } else {
-        throw InputError(fmt::format("unknown road attribute '{}'", attribute), "--color-roads-by", "use one of: speed, lanes");
+        throw InputError(fmt::format("unknown road attribute '{}'", attribute), "--color-roads-by",
+                         "use one of: speed, lanes, traffic (speed over the limit from --results of a mobility run)");
     }
     return o;
 }
@@ -366,6 +370,292 @@ GridSeries loadGridSeries(const std::vector<std::pair<double, fs::path>>& files,
     GridSeries s;
     for (auto& [t, file] : files) s.frames.emplace_back(t, gridFromRaster(file, city));
     return s;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Traffic results (mobility/edges.csv, fcd.csv, trips.csv)
+
+namespace {
+
+// Calls row(fields, line) for every record of a CSV text after the header (RFC 4180: quoted
+// fields, doubled quotes, line breaks inside quotes); header(fields) for the first.
+template <class Header, class Row>
+void forEachCsvRecord(const std::string& text, Header&& header, Row&& row) {
+    std::vector<std::string> fields(1);
+    size_t line = 1, recordLine = 1;
+    bool quoted = false, first = true, any = false;
+    auto endRecord = [&] {
+        if (any) {
+            if (first) header(fields);
+            else if (!(fields.size() == 1 && fields[0].empty())) row(fields, recordLine);
+            first = false;
+        }
+        fields.clear();
+        fields.emplace_back();
+        any = false;
+    };
+    for (size_t i = 0; i < text.size(); ++i) {
+        char c = text[i];
+        if (!any) recordLine = line, any = true;
+        std::string& f = fields.back();
+        if (quoted) {
+            if (c == '"' && i + 1 < text.size() && text[i + 1] == '"') f += '"', ++i;
+            else if (c == '"') quoted = false;
+            else {
+                if (c == '\n') ++line;
+                f += c;
+            }
+        } else if (c == '"') quoted = true;
+        else if (c == ',') fields.emplace_back();
+        else if (c == '\n') {
+            endRecord();
+            ++line;
+        } else if (c != '\r') f += c;
+    }
+    endRecord();
+}
+
+std::string readWholeFile(const fs::path& file) {
+    std::ifstream in(file, std::ios::binary);
+    if (!in) throw InputError("cannot read file", file.string(), "does the run folder hold the mobility module's outputs?");
+    return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+}
+
+size_t columnOf(const std::vector<std::string>& header, const char* name, const fs::path& file) {
+    for (size_t i = 0; i < header.size(); ++i)
+        if (header[i] == name) return i;
+    throw InputError(fmt::format("column '{}' missing", name), file.string(), "expected a file written by the mobility module");
+}
+
+// A number, NaN for an empty field; InputError naming the line for anything else.
+double csvNumber(const std::string& s, const fs::path& file, size_t line) {
+    if (s.empty()) return std::numeric_limits<double>::quiet_NaN();
+    double v = 0;
+    auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
+    if (ec != std::errc() || end != s.data() + s.size())
+        throw InputError(fmt::format("'{}' is not a number", s), fmt::format("{}:{}", file.string(), line));
+    return v;
+}
+
+fs::path mobilityFile(const fs::path& resultsDir, const char* name, bool variant) {
+    std::vector<fs::path> candidates = variant ? std::vector<fs::path>{resultsDir / "variant" / "mobility" / name}
+                                               : std::vector<fs::path>{resultsDir / "mobility" / name,
+                                                                       resultsDir / "baseline" / "mobility" / name};
+    for (const fs::path& f : candidates)
+        if (fs::exists(f)) return f;
+    return {};
+}
+
+} // namespace
+
+int EdgeSeries::intervalAt(double t) const {
+    if (beginS.empty() || !(t >= beginS.front()) || t > endS.back()) return -1;
+    auto it = std::upper_bound(beginS.begin(), beginS.end(), t);
+    int k = int(it - beginS.begin()) - 1;
+    return t < endS[size_t(k)] || size_t(k) + 1 == endS.size() ? k : -1;
+}
+
+TrafficResults readEdgesCsv(const fs::path& file, size_t roadEdgeCount) {
+    std::string text = readWholeFile(file);
+    TrafficResults r;
+    r.byRoadEdge.assign(roadEdgeCount, -1);
+    enum { Id, Name, Begin, End, Entered, Flow, Speed, Density, TravelTime, Ratio, Count };
+    static const char* names[Count] = {"edge_id",    "name",           "interval_begin_s", "interval_end_s", "entered",
+                                       "flow_veh_h", "mean_speed_kmh", "density_veh_km",   "travel_time_s",  "speed_ratio"};
+    std::array<size_t, Count> col{};
+    size_t needed = 0;
+    std::unordered_map<std::string, size_t> byId;
+    forEachCsvRecord(
+        text,
+        [&](const std::vector<std::string>& header) {
+            for (int c = 0; c < Count; ++c) col[size_t(c)] = columnOf(header, names[c], file);
+            needed = *std::max_element(col.begin(), col.end()) + 1;
+        },
+        [&](const std::vector<std::string>& f, size_t line) {
+            if (f.size() < needed)
+                throw InputError(fmt::format("{} fields, expected {}", f.size(), needed), fmt::format("{}:{}", file.string(), line));
+            auto [it, added] = byId.emplace(f[col[Id]], r.edges.size());
+            if (added) {
+                EdgeSeries e;
+                e.id = f[col[Id]];
+                e.name = f[col[Name]];
+                unsigned long index = 0;
+                auto [end, ec] = std::from_chars(e.id.data(), e.id.data() + e.id.size(), index);
+                if (ec == std::errc() && end == e.id.data() + e.id.size() && !e.id.empty() && index < roadEdgeCount) {
+                    e.roadEdge = uint32_t(index);
+                    r.byRoadEdge[index] = int32_t(r.edges.size());
+                }
+                r.edges.push_back(std::move(e));
+            }
+            EdgeSeries& e = r.edges[it->second];
+            auto num = [&](int c) { return csvNumber(f[col[size_t(c)]], file, line); };
+            double begin = num(Begin), end = num(End);
+            if (!std::isfinite(begin) || !std::isfinite(end) || end < begin || (!e.beginS.empty() && begin < e.beginS.back()))
+                throw InputError("interval times missing or out of order", fmt::format("{}:{}", file.string(), line));
+            e.beginS.push_back(begin);
+            e.endS.push_back(end);
+            e.entered.push_back(float(num(Entered)));
+            e.flowVehH.push_back(float(num(Flow)));
+            e.meanSpeedKmh.push_back(float(num(Speed)));
+            e.densityVehKm.push_back(float(num(Density)));
+            e.travelTimeS.push_back(float(num(TravelTime)));
+            e.speedRatio.push_back(float(num(Ratio)));
+        });
+    if (needed == 0) throw InputError("empty file", file.string(), "expected a file written by the mobility module");
+    return r;
+}
+
+TrafficResults readTrafficResults(const fs::path& resultsDir, const CityModel& city, bool variant) {
+    if (resultsDir.empty()) return {};
+    fs::path file = mobilityFile(resultsDir, "edges.csv", variant);
+    return file.empty() ? TrafficResults{} : readEdgesCsv(file, city.roads.edgeCount());
+}
+
+render::ColorScale trafficScale() { return {render::ColorMap::Traffic, 1.0f, 0.3f, "Speed / speed limit", ""}; }
+
+render::ValueOverlay roadRatioValues(const std::vector<float>& ratio, const RoadNetwork& roads) {
+    render::ValueOverlay o;
+    o.scale = trafficScale();
+    o.values.assign(roads.edgeCount(), std::numeric_limits<float>::quiet_NaN());
+    for (size_t e = 0; e < roads.edgeCount() && e < ratio.size(); ++e) {
+        if (std::isnan(ratio[e])) continue;
+        // The mesh names a two-way street's ribbon by its lower edge index.
+        size_t ribbon = e < roads.reverse.size() && roads.reverse[e].valid() ? std::min<size_t>(e, roads.reverse[e].value) : e;
+        float& v = o.values[ribbon];
+        v = std::isnan(v) ? ratio[e] : std::min(v, ratio[e]);
+    }
+    return o;
+}
+
+render::ValueOverlay trafficRoadValues(const TrafficResults& results, const CityModel& city, double simTimeS) {
+    std::vector<float> ratio(city.roads.edgeCount(), std::numeric_limits<float>::quiet_NaN());
+    for (const EdgeSeries& e : results.edges) {
+        if (e.roadEdge >= ratio.size()) continue;
+        int k = e.intervalAt(simTimeS);
+        if (k >= 0) ratio[e.roadEdge] = e.speedRatio[size_t(k)];
+    }
+    return roadRatioValues(ratio, city.roads);
+}
+
+double busiestTrafficTime(const TrafficResults& results) {
+    std::map<std::pair<double, double>, double> entered; // (begin, end) → vehicles entering
+    for (const EdgeSeries& e : results.edges)
+        for (size_t k = 0; k < e.beginS.size(); ++k)
+            if (std::isfinite(e.entered[k])) entered[{e.beginS[k], e.endS[k]}] += e.entered[k];
+    double best = -1, at = 0;
+    for (const auto& [interval, n] : entered)
+        if (n > best) best = n, at = (interval.first + interval.second) / 2;
+    return at;
+}
+
+std::vector<VehicleTracks::Sample> VehicleTracks::at(double t) const {
+    std::vector<Sample> out;
+    if (times.empty() || !(t >= times.front()) || t > times.back()) return out;
+    size_t b = size_t(std::upper_bound(times.begin(), times.end(), t) - times.begin());
+    if (b == times.size()) { // exactly the last sample
+        out.assign(samples.begin() + frameStart[b - 1], samples.begin() + frameStart[b]);
+        return out;
+    }
+    size_t a = b - 1;
+    double w = (t - times[a]) / (times[b] - times[a]);
+    auto i = samples.begin() + frameStart[a], iEnd = samples.begin() + frameStart[a + 1];
+    auto j = samples.begin() + frameStart[b], jEnd = samples.begin() + frameStart[b + 1];
+    // Both frames are sorted by vehicle: merge.
+    while (i != iEnd || j != jEnd) {
+        if (j == jEnd || (i != iEnd && i->vehicle < j->vehicle)) {
+            if (w < 0.5) out.push_back(*i); // arrives before the next sample
+            ++i;
+        } else if (i == iEnd || j->vehicle < i->vehicle) {
+            if (w >= 0.5) out.push_back(*j); // departed after the previous sample
+            ++j;
+        } else {
+            Sample s = *i;
+            s.x = float(i->x + (j->x - i->x) * w);
+            s.y = float(i->y + (j->y - i->y) * w);
+            s.speedMps = float(i->speedMps + (j->speedMps - i->speedMps) * w);
+            out.push_back(s);
+            ++i, ++j;
+        }
+    }
+    return out;
+}
+
+VehicleTracks readFcdCsv(const fs::path& fcdCsv, const CityModel& city, const fs::path& tripsCsv) {
+    VehicleTracks v;
+    std::unordered_map<std::string, uint32_t> vehicleOf;
+    struct Row {
+        double t;
+        uint32_t vehicle;
+        float x, y, speed;
+    };
+    std::vector<Row> rows;
+    {
+        std::string text = readWholeFile(fcdCsv);
+        size_t cTime = 0, cTrip = 0, cX = 0, cY = 0, cSpeed = 0, needed = 0;
+        forEachCsvRecord(
+            text,
+            [&](const std::vector<std::string>& h) {
+                cTime = columnOf(h, "time", fcdCsv), cTrip = columnOf(h, "trip", fcdCsv), cX = columnOf(h, "x", fcdCsv);
+                cY = columnOf(h, "y", fcdCsv), cSpeed = columnOf(h, "speed", fcdCsv);
+                needed = std::max({cTime, cTrip, cX, cY, cSpeed}) + 1;
+            },
+            [&](const std::vector<std::string>& f, size_t line) {
+                if (f.size() < needed)
+                    throw InputError(fmt::format("{} fields, expected {}", f.size(), needed), fmt::format("{}:{}", fcdCsv.string(), line));
+                auto [it, added] = vehicleOf.emplace(f[cTrip], uint32_t(v.ids.size()));
+                if (added) v.ids.push_back(f[cTrip]);
+                Vec2 p = city.frame.toLocal(Vec2(csvNumber(f[cX], fcdCsv, line), csvNumber(f[cY], fcdCsv, line)));
+                double t = csvNumber(f[cTime], fcdCsv, line);
+                if (!std::isfinite(t) || !std::isfinite(p.x()) || !std::isfinite(p.y()))
+                    throw InputError("time or position missing", fmt::format("{}:{}", fcdCsv.string(), line));
+                rows.push_back({t, it->second, float(p.x()), float(p.y()), float(csvNumber(f[cSpeed], fcdCsv, line))});
+            });
+    }
+    std::stable_sort(rows.begin(), rows.end(), [](const Row& a, const Row& b) { return a.t < b.t || (a.t == b.t && a.vehicle < b.vehicle); });
+    v.samples.reserve(rows.size());
+    for (const Row& r : rows) {
+        if (v.times.empty() || r.t != v.times.back()) {
+            v.times.push_back(r.t);
+            v.frameStart.push_back(uint32_t(v.samples.size()));
+        }
+        v.samples.push_back({r.vehicle, r.x, r.y, std::isfinite(r.speed) ? r.speed : 0.0f, 0.0f});
+    }
+    v.frameStart.push_back(uint32_t(v.samples.size()));
+    // Headings: towards the next sample of the same vehicle; the last one and standing ones
+    // keep the heading they had.
+    std::vector<int64_t> last(v.ids.size(), -1);
+    for (size_t k = 0; k < v.samples.size(); ++k) {
+        VehicleTracks::Sample& s = v.samples[k];
+        int64_t& prev = last[s.vehicle];
+        if (prev >= 0) {
+            VehicleTracks::Sample& p = v.samples[size_t(prev)];
+            float dx = s.x - p.x, dy = s.y - p.y;
+            if (dx * dx + dy * dy > 0.01f) p.headingRad = std::atan2(dy, dx);
+            s.headingRad = p.headingRad;
+        }
+        prev = int64_t(k);
+    }
+    // Modes from trips.csv: bicycles are drawn smaller.
+    v.bicycle.assign(v.ids.size(), 0);
+    if (!tripsCsv.empty() && fs::exists(tripsCsv)) {
+        std::string text = readWholeFile(tripsCsv);
+        size_t cId = 0, cMode = 0;
+        forEachCsvRecord(
+            text,
+            [&](const std::vector<std::string>& h) { cId = columnOf(h, "id", tripsCsv), cMode = columnOf(h, "mode", tripsCsv); },
+            [&](const std::vector<std::string>& f, size_t) {
+                if (f.size() <= std::max(cId, cMode)) return;
+                auto it = vehicleOf.find(f[cId]);
+                if (it != vehicleOf.end()) v.bicycle[it->second] = f[cMode] == "bicycle";
+            });
+    }
+    return v;
+}
+
+VehicleTracks readVehicleTracks(const fs::path& resultsDir, const CityModel& city, bool variant) {
+    if (resultsDir.empty()) return {};
+    fs::path file = mobilityFile(resultsDir, "fcd.csv", variant);
+    return file.empty() ? VehicleTracks{} : readFcdCsv(file, city, file.parent_path() / "trips.csv");
 }
 
 } // namespace ct::ui

@@ -70,8 +70,67 @@ LoadCurves readLoadCurves(const std::filesystem::path& resultsDir, bool variant 
 // silent). Labels: name and latest value. Sensors without a place are left out.
 std::vector<render::Marker> sensorMarkers(const std::filesystem::path& storeFile, const CityModel& city, double silentAfterS = 3600);
 
-// Road colours by speed limit or lanes: speed, lanes.
+// Road colours by speed limit or lanes: speed, lanes. (Traffic: trafficRoadValues.)
 render::ValueOverlay roadValues(const CityModel& city, const std::string& attribute);
+
+// Traffic of a mobility run, per edge and interval, as in its edges.csv (docs/mobility.md,
+// "Outputs"). Empty fields (nobody drove) read as NaN.
+struct EdgeSeries {
+    std::string id, name;
+    uint32_t roadEdge = UINT32_MAX; // the city road edge (city networks: the id is its index); none for SUMO ids
+    std::vector<double> beginS, endS;
+    std::vector<float> entered, flowVehH, meanSpeedKmh, densityVehKm, travelTimeS, speedRatio;
+    // The interval with begin ≤ t < end (the last one also at its end); -1 outside the run.
+    int intervalAt(double t) const;
+};
+struct TrafficResults {
+    std::vector<EdgeSeries> edges;  // in file order
+    std::vector<int32_t> byRoadEdge; // per city road edge: index into edges, -1 without rows
+    bool empty() const { return edges.empty(); }
+    const EdgeSeries* forRoadEdge(size_t e) const {
+        return e < byRoadEdge.size() && byRoadEdge[e] >= 0 ? &edges[size_t(byRoadEdge[e])] : nullptr;
+    }
+};
+// One edges.csv; columns found by their header names. Ids that are whole numbers below
+// `roadEdgeCount` name city road edges. InputError for a missing file or column.
+TrafficResults readEdgesCsv(const std::filesystem::path& file, size_t roadEdgeCount);
+// DIR/mobility/edges.csv, else DIR/baseline/mobility/edges.csv (DIR/variant/mobility/ for the
+// variant). Empty if the run has none.
+TrafficResults readTrafficResults(const std::filesystem::path& resultsDir, const CityModel& city, bool variant = false);
+// Mean speed over the speed limit: 1 (free flow) green through yellow to red at 0.3 and below.
+// Roads and vehicles share it.
+render::ColorScale trafficScale();
+// Per road (the mesh draws a two-way street as one ribbon: the slower direction's ratio) from
+// a ratio per city road edge; NaN (no traffic) leaves the road in its own grey.
+render::ValueOverlay roadRatioValues(const std::vector<float>& ratioPerRoadEdge, const RoadNetwork& roads);
+// The speed ratios of the interval containing `simTimeS`, per road.
+render::ValueOverlay trafficRoadValues(const TrafficResults& results, const CityModel& city, double simTimeS);
+// Middle of the interval with the most vehicles entering edges (the default time of a still).
+double busiestTrafficTime(const TrafficResults& results);
+
+// Vehicle positions of a run for replay: DIR/[baseline/|variant/]mobility/fcd.csv (written
+// only when the scenario asks for `fcd:`), modes from trips.csv beside it.
+struct VehicleTracks {
+    struct Sample {
+        uint32_t vehicle;
+        float x, y;           // local frame
+        float speedMps;
+        float headingRad;     // towards the vehicle's next sample (from its previous one at its last)
+    };
+    std::vector<double> times;         // sample times, ascending
+    std::vector<uint32_t> frameStart;  // samples at times[k]: samples[frameStart[k], frameStart[k+1]), by vehicle
+    std::vector<Sample> samples;
+    std::vector<std::string> ids;      // vehicle index → trip id
+    std::vector<uint8_t> bicycle;      // vehicle index → 1 for bicycle trips (trips.csv mode)
+    bool empty() const { return times.empty(); }
+    // Vehicles at time t: a vehicle sampled at both neighbouring sample times is placed
+    // linearly between them; one sampled at only one of them (departing or arriving) is shown
+    // while t is nearer that sample. Nothing before the first or after the last sample.
+    std::vector<Sample> at(double t) const;
+};
+// `tripsCsv` may be empty or missing: every vehicle is then a car.
+VehicleTracks readFcdCsv(const std::filesystem::path& fcdCsv, const CityModel& city, const std::filesystem::path& tripsCsv = {});
+VehicleTracks readVehicleTracks(const std::filesystem::path& resultsDir, const CityModel& city, bool variant = false);
 
 // How a result raster named `stem` (max_depth, max_velocity, max_hazard, arrival_time in
 // minutes, anything else) is coloured: the colour scale from its values — several grids share

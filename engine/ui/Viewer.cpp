@@ -8,6 +8,7 @@
 #include "sim/Runner.h"
 #include "ui/Presentation.h"
 #include "ui/Presenter.h"
+#include "ui/Traffic.h"
 
 #define GLFW_INCLUDE_VULKAN
 #include <GLFW/glfw3.h>
@@ -37,7 +38,9 @@ namespace {
 constexpr int kFrames = render::Renderer::framesInFlight;
 // Attribute names (what buildingValues/roadValues take); shown translated.
 const char* buildingColorChoices[] = {"none", "height", "levels", "year", "use", "area"};
-const char* roadColorChoices[] = {"none", "speed", "lanes"};
+// "traffic" (speed over the limit) only where a mobility run or its results are there: last.
+const char* roadColorChoices[] = {"none", "speed", "lanes", "traffic"};
+constexpr int kRoadByTraffic = 3;
 
 // ImGui combo items in the current language.
 template <size_t N>
@@ -186,6 +189,20 @@ private:
     void refreshSensors();
     double lastSensorRefresh_ = -1e9;
     std::optional<render::ColorScale> buildingScale_, roadScale_;
+    // Traffic of a mobility run: live from the session's snapshots, or replayed from the
+    // run's edges.csv (roads by speed ratio, the clicked road's time series) and fcd.csv
+    // (vehicles). traffic_ is the city's traffic network (a city-network run only).
+    std::unique_ptr<CityTraffic> traffic_;
+    TrafficResults trafficResults_, variantTrafficResults_;
+    VehicleTracks vehicleTracks_;
+    std::optional<render::ValueOverlay> liveRoadValues_; // latest snapshot's road colours
+    int trafficInterval_ = -2;                          // replay: interval the roads show
+    double vehiclesShownAt_ = -1;
+    bool showRoadSeries_ = true;
+    bool trafficAvailable() const { return !trafficResults_.empty() || (session_ && traffic_); }
+    void loadTrafficResults();
+    void showTraffic();
+    void drawRoadSeries();
     double simOffsetS_ = 0;
     bool playing_ = false;
     float playSpeed_ = 60;
@@ -207,6 +224,11 @@ private:
     std::atomic<double> liveTarget_{0}, liveTime_{0};
     std::mutex liveMutex_;
     std::vector<SnapshotGrid> liveGrids_; // guarded by liveMutex_
+    struct LiveTraffic {
+        std::vector<render::Agent> agents;
+        render::ValueOverlay roads;
+    };
+    std::optional<LiveTraffic> liveTraffic_; // guarded by liveMutex_; taken by showLive
     double liveShownS_ = -1;
     std::string liveError_;               // guarded by liveMutex_
     void startLive();
@@ -426,12 +448,12 @@ void Viewer::drawLoadCurve() {
         int count = std::min(168, int(net.size()) - from);
         float lo = *std::min_element(net.begin(), net.end()), hi = *std::max_element(net.begin(), net.end());
         ImGui::TextUnformatted(fmt::format("{} [kW], {}", tr("net load"), tr("this week")).c_str());
-        ImGui::PlotLines("##week", net.data() + from, count, 0, nullptr, lo, hi, ImVec2(-1, 70));
+        ImGui::PlotLines("##week", net.data() + from, count, 0, nullptr, lo, hi, ImVec2(ImGui::GetContentRegionAvail().x, 70));
         std::vector<float> daily;
         for (size_t d = 0; d * 24 < net.size(); ++d)
             daily.push_back(*std::max_element(net.begin() + long(d * 24), net.begin() + long(std::min(net.size(), d * 24 + 24))));
         ImGui::TextUnformatted(fmt::format("{} [kW], {}", tr("net load"), tr("the year")).c_str());
-        ImGui::PlotLines("##year", daily.data(), int(daily.size()), 0, nullptr, lo, hi, ImVec2(-1, 50));
+        ImGui::PlotLines("##year", daily.data(), int(daily.size()), 0, nullptr, lo, hi, ImVec2(ImGui::GetContentRegionAvail().x, 50));
         ImGui::TextUnformatted(fmt::format("{}: {}   {}: {}   {}: {}   PV: {}   {}: {}", tr("households"),
                                            formatQuantity(loadCurves_.base[size_t(now)], "kW", 0), tr("heat pumps"),
                                            formatQuantity(loadCurves_.heatPump[size_t(now)], "kW", 0), tr("electric cars"),
@@ -445,8 +467,24 @@ void Viewer::drawLoadCurve() {
 
 void Viewer::applyRoadColors() {
     roadScale_.reset();
+    renderer_->setRoadValues(nullptr, render::Side::Right);
     if (roadColor_ == 0) {
         renderer_->setRoadValues(nullptr);
+        return;
+    }
+    if (roadColor_ == kRoadByTraffic) {
+        roadScale_ = trafficScale();
+        if (session_) { // live: the latest snapshot's
+            renderer_->setRoadValues(liveRoadValues_ ? &*liveRoadValues_ : nullptr);
+            return;
+        }
+        // Replay: the interval containing the clock; the variant's on the right of a split.
+        render::ValueOverlay v = trafficRoadValues(trafficResults_, scene_.city, simOffsetS_);
+        renderer_->setRoadValues(&v);
+        if (!variantTrafficResults_.empty()) {
+            render::ValueOverlay w = trafficRoadValues(variantTrafficResults_, scene_.city, simOffsetS_);
+            renderer_->setRoadValues(&w, render::Side::Right);
+        }
         return;
     }
     render::ValueOverlay v = roadValues(scene_.city, roadColorChoices[roadColor_]);
@@ -454,8 +492,136 @@ void Viewer::applyRoadColors() {
     roadScale_ = v.scale;
 }
 
+void Viewer::loadTrafficResults() {
+    trafficResults_ = {};
+    variantTrafficResults_ = {};
+    vehicleTracks_ = {};
+    trafficInterval_ = -2;
+    vehiclesShownAt_ = -1;
+    if (session_) return; // a live run draws its own traffic
+    traffic_.reset();
+    renderer_->setAgents({});
+    if (options_.results.empty()) return;
+    try {
+        trafficResults_ = readTrafficResults(options_.results, scene_.city);
+        variantTrafficResults_ = readTrafficResults(options_.results, scene_.city, true);
+        // Vehicles only from a run on the city's roads (a SUMO net's x/y are not the city's).
+        if (mobilityOnCityNetwork(scene_.scenario) && scene_.city.roads.edgeCount() > 0) {
+            vehicleTracks_ = readVehicleTracks(options_.results, scene_.city);
+            if (!vehicleTracks_.empty()) traffic_ = std::make_unique<CityTraffic>(scene_.city);
+        }
+    } catch (const std::exception& e) { // unreadable results must not end the session
+        status_ = e.what();
+    }
+    if (!trafficResults_.empty()) {
+        roadColor_ = kRoadByTraffic;
+        applyRoadColors();
+    }
+}
+
+// Replay: the roads when the clock enters another interval, the vehicles when it moves.
+void Viewer::showTraffic() {
+    if (session_) return;
+    if (roadColor_ == kRoadByTraffic && !trafficResults_.empty()) {
+        int k = trafficResults_.edges.front().intervalAt(simOffsetS_);
+        if (k != trafficInterval_) {
+            trafficInterval_ = k;
+            applyRoadColors();
+        }
+    }
+    if (traffic_ && !vehicleTracks_.empty() && simOffsetS_ != vehiclesShownAt_) {
+        renderer_->setAgents(traffic_->agents(vehicleTracks_.at(simOffsetS_), vehicleTracks_.bicycle));
+        vehiclesShownAt_ = simOffsetS_;
+    }
+}
+
+// The clicked road's traffic over the run from edges.csv: flow, mean speed and density per
+// interval, each direction, baseline and (when the run has one) variant.
+void Viewer::drawRoadSeries() {
+    if (!showRoadSeries_ || trafficResults_.empty() || !selected_ || selected_->layer != MeshLayer::Roads) return;
+    const RoadNetwork& roads = scene_.city.roads;
+    uint32_t ribbon = selected_->objectId;
+    if (ribbon >= roads.edgeCount()) return;
+    std::vector<uint32_t> directions{ribbon};
+    if (roads.reverse[ribbon].valid()) directions.push_back(roads.reverse[ribbon].value);
+    const std::string& name = roads.wayName[roads.way[ribbon]];
+    ImGuiIO& io = ImGui::GetIO();
+    ImGui::SetNextWindowPos(ImVec2(io.DisplaySize.x - 700, 30), ImGuiCond_FirstUseEver);
+    ImGui::SetNextWindowSize(ImVec2(340, 0), ImGuiCond_FirstUseEver);
+    std::string title = fmt::format("{} {}###Road series", tr("Road"), name.empty() ? std::to_string(ribbon) : name);
+    if (ImGui::Begin(title.c_str(), &showRoadSeries_)) {
+        bool any = false;
+        for (uint32_t e : directions) {
+            const EdgeSeries* base = trafficResults_.forRoadEdge(e);
+            const EdgeSeries* variant = variantTrafficResults_.forRoadEdge(e);
+            if (!base && !variant) continue;
+            any = true;
+            ImGui::Separator();
+            ImGui::TextUnformatted(fmt::format("{} {} ({} {})", tr("edge"), e, tr("towards node"), roads.to[e].value).c_str());
+            const EdgeSeries& ref = base ? *base : *variant;
+            int k = ref.intervalAt(simOffsetS_);
+            if (k >= 0)
+                ImGui::TextDisabled("%s %s – %s", tr("now:"), formatElapsed(ref.beginS[size_t(k)]).c_str(),
+                                    formatElapsed(ref.endS[size_t(k)]).c_str());
+            struct Quantity {
+                const char* title;
+                const char* unit;
+                std::vector<float> EdgeSeries::*values;
+            };
+            static const Quantity quantities[] = {{"Flow", "veh/h", &EdgeSeries::flowVehH},
+                                                  {"Mean speed", "km/h", &EdgeSeries::meanSpeedKmh},
+                                                  {"Density", "veh/km", &EdgeSeries::densityVehKm}};
+            for (const Quantity& q : quantities) {
+                // One scale for baseline and variant; intervals nobody drove plot as 0.
+                auto series = [&](const EdgeSeries* s) {
+                    std::vector<float> v = s ? s->*q.values : std::vector<float>{};
+                    for (float& x : v)
+                        if (!std::isfinite(x)) x = 0;
+                    return v;
+                };
+                std::vector<float> b = series(base), w = series(variant);
+                float hi = 1;
+                for (float x : b) hi = std::max(hi, x);
+                for (float x : w) hi = std::max(hi, x);
+                auto now = [&](const EdgeSeries* s) { // "-": nobody drove (no mean speed)
+                    const std::vector<float>* v = s ? &(s->*q.values) : nullptr;
+                    return v && k >= 0 && size_t(k) < v->size() && std::isfinite((*v)[size_t(k)]) ? formatNumber((*v)[size_t(k)], 0)
+                                                                                                   : std::string("-");
+                };
+                ImGui::TextUnformatted(fmt::format("{} [{}]: {}", tr(q.title), q.unit,
+                                                   variant ? fmt::format("{} {} | {} {}", tr("baseline"), now(base), tr("variant"), now(variant))
+                                                           : now(base))
+                                           .c_str());
+                std::string id = fmt::format("##{}{}", q.unit, e);
+                // (ImGui 1.86 takes no -1 "full width" for plots.)
+                auto plot = [&](const std::vector<float>& v, const char* suffix, const char* overlay) {
+                    if (v.empty()) return;
+                    ImGui::PlotLines((id + suffix).c_str(), v.data(), int(v.size()), 0, overlay, 0, hi * 1.05f,
+                                     ImVec2(ImGui::GetContentRegionAvail().x, 45));
+                    if (k < 0 || v.size() < 2) return;
+                    // The clock's interval: a thin line where the plot puts that sample.
+                    ImVec2 lo = ImGui::GetItemRectMin(), up = ImGui::GetItemRectMax(), pad = ImGui::GetStyle().FramePadding;
+                    float x = lo.x + pad.x + (up.x - lo.x - 2 * pad.x) * float(k) / float(v.size() - 1);
+                    ImGui::GetWindowDrawList()->AddLine(ImVec2(x, lo.y + pad.y), ImVec2(x, up.y - pad.y), IM_COL32(255, 200, 60, 200));
+                };
+                plot(b, "b", variant ? tr("baseline") : nullptr);
+                plot(w, "v", tr("variant"));
+            }
+        }
+        if (!any) ImGui::TextWrapped("%s", tr("No vehicle drove on this road during the run."));
+    }
+    ImGui::End();
+}
+
 void Viewer::startLive() {
     int cores = int(std::max(1u, std::thread::hardware_concurrency()));
+    // Traffic on the city's roads: vehicles and road colours from the mobility snapshots.
+    bool hasMobility = std::any_of(scene_.scenario.modules.begin(), scene_.scenario.modules.end(),
+                                   [](const ModuleBlock& m) { return m.name == "mobility"; });
+    if (hasMobility && mobilityOnCityNetwork(scene_.scenario) && scene_.city.roads.edgeCount() > 0)
+        traffic_ = std::make_unique<CityTraffic>(scene_.city);
+    else if (hasMobility)
+        status_ = tr("traffic on a SUMO network is not drawn (its coordinates are not the city's)");
     // Leave a core to drawing: on a CPU Vulkan device the frames need it too.
     session_ = std::make_unique<SimulationSession>(scene_.scenario, scene_.city, options_.liveVariant, std::max(1, cores - 1));
     if (session_->empty())
@@ -472,10 +638,16 @@ void Viewer::startLive() {
                 }
                 session_->advanceTo(std::min(target, session_->time() + chunk));
                 std::vector<SnapshotGrid> grids;
-                for (const auto& snap : session_->snapshots())
+                std::optional<LiveTraffic> traffic;
+                for (const auto& snap : session_->snapshots()) {
                     for (auto& g : snap->grids()) grids.push_back(std::move(g));
+                    // Vehicles and road colours are made here, off the drawing thread.
+                    if (auto* m = dynamic_cast<const mobility::MobilitySnapshot*>(snap.get()); m && traffic_)
+                        traffic = LiveTraffic{traffic_->agents(m->vehicles), traffic_->roadValues(m->edgeSpeedRatio)};
+                }
                 std::lock_guard lock(liveMutex_);
                 liveGrids_ = std::move(grids);
+                if (traffic) liveTraffic_ = std::move(traffic);
                 liveTime_ = session_->time();
             }
         } catch (const std::exception& e) { // a failing simulation must not take the viewer down
@@ -492,13 +664,23 @@ void Viewer::stopLive() {
 
 void Viewer::showLive() {
     std::vector<SnapshotGrid> grids;
+    std::optional<LiveTraffic> traffic;
     {
         std::lock_guard lock(liveMutex_);
         if (!liveError_.empty()) status_ = fmt::format(fmt::runtime(tr("simulation stopped: {}")), liveError_);
-        if (liveTime_.load() <= liveShownS_ || liveGrids_.empty()) return;
+        if (liveTime_.load() <= liveShownS_ || (liveGrids_.empty() && !liveTraffic_)) return;
         grids = liveGrids_;
+        traffic = std::move(liveTraffic_);
+        liveTraffic_.reset();
         liveShownS_ = liveTime_.load();
     }
+    if (traffic) {
+        spdlog::debug("live traffic at {:.0f} s: {} vehicles", liveShownS_, traffic->agents.size());
+        renderer_->setAgents(traffic->agents);
+        liveRoadValues_ = std::move(traffic->roads);
+        if (roadColor_ == kRoadByTraffic) applyRoadColors();
+    }
+    if (grids.empty()) return;
     SnapshotGrid& g = grids.front();
     render::GridOverlay o;
     o.width = g.width;
@@ -517,7 +699,11 @@ void Viewer::showLive() {
 }
 
 void Viewer::showResults(std::optional<double> simTimeS) {
-    if (!presenter_ || !presenter_->hasResults()) return;
+    if (!presenter_ || !presenter_->hasResults()) {
+        // Traffic alone: baseline roads left, the variant's right.
+        shownSplit_ = split_ && !variantTrafficResults_.empty() && roadColor_ == kRoadByTraffic;
+        return;
+    }
     bool split = split_ && presenter_->hasVariant() && layer_ == ResultLayer::Depth;
     if (resultsShown_ && simTimeS == shownSimTime_ && split == shownSplit_ && layer_ == shownLayer_) return;
     float opacity = grid_ ? grid_->opacity : 0.8f;
@@ -640,6 +826,13 @@ render::Hud Viewer::overlayFor(const std::optional<TourFrame>& frame, std::optio
     } else {
         return hud;
     }
+    if (roadScale_ && presenting_) c.legends.push_back(*roadScale_);
+    if (divider && !c.splitAtPx && shownSplit_) { // a split of traffic results (no flood to name it)
+        c.splitAtPx = divider;
+        const Tour* t = options_.tour ? &*options_.tour : nullptr;
+        c.leftName = t ? t->baselineName.get() : tr("baseline");
+        c.rightName = t ? t->variantName.get() : tr("variant");
+    }
     drawOverlay(hud, c, control_.camera, width, height, presenter_ ? presenter_->groundZ() : typicalGroundZ(scene_.city));
     return hud;
 }
@@ -730,6 +923,7 @@ void Viewer::handleInput(double dt) {
                     control_.pivot = hit->point;
                 }
                 selected_ = hit;
+                if (hit && hit->layer == MeshLayer::Roads) showRoadSeries_ = true; // its traffic, if the run has any
                 if (hit && hit->layer != MeshLayer::Terrain) settings_.selection = render::Selection{hit->layer, hit->objectId};
                 else settings_.selection.reset();
                 lastClickTime_ = now;
@@ -855,6 +1049,9 @@ void Viewer::drawInspector() {
             row(tr("length"), formatQuantity(r.lengthM[e], "m", 0));
             row("", r.reverse[e].valid() ? tr("two-way") : tr("one-way"));
             if (r.flags[e] & RoadNetwork::Bridge) row("", tr("bridge"));
+            if (session_ && liveRoadValues_ && e < liveRoadValues_->values.size())
+                row(tr("speed / limit now"), std::isnan(liveRoadValues_->values[e]) ? tr("no traffic")
+                                                                                      : formatNumber(liveRoadValues_->values[e], 2));
             ImGui::EndTable();
         }
     } else {
@@ -884,7 +1081,7 @@ void Viewer::drawPresentationMenu() {
     int w, h;
     glfwGetFramebufferSize(window_, &w, &h);
     if (ImGui::MenuItem(tr("Start presentation"), "F5")) setPresenting(true);
-    bool canSplit = presenter_ && presenter_->hasVariant();
+    bool canSplit = (presenter_ && presenter_->hasVariant()) || !variantTrafficResults_.empty();
     ImGui::MenuItem(tr("Before/after (split view)"), "B", &split_, canSplit);
     bool difference = layer_ == ResultLayer::Difference;
     if (ImGui::MenuItem(tr("Difference layer"), "D", &difference, canSplit)) layer_ = difference ? ResultLayer::Difference : ResultLayer::Depth;
@@ -968,6 +1165,7 @@ void Viewer::drawUi(const render::FrameStats& stats, double frameMs) {
             ImGui::MenuItem(tr("Time"), nullptr, &showTime_);
             ImGui::MenuItem(tr("Statistics"), nullptr, &showStats_);
             ImGui::MenuItem(tr("Load curve"), nullptr, &showLoadCurve_, !loadCurves_.empty());
+            ImGui::MenuItem(tr("Road traffic"), nullptr, &showRoadSeries_, !trafficResults_.empty());
             ImGui::Separator();
             if (ImGui::MenuItem(tr("Overview"), "Home")) {
                 int w, h;
@@ -1031,6 +1229,7 @@ void Viewer::drawUi(const render::FrameStats& stats, double frameMs) {
                 grid_.reset();
                 loadCity();
                 loadRunResults();
+                loadTrafficResults();
                 status_ = fmt::format(fmt::runtime(tr("opened {}")), openPath_);
             } catch (const std::exception& e) {
                 status_ = fmt::format(fmt::runtime(tr("could not open: {}")), e.what()); // the old city stays
@@ -1054,6 +1253,7 @@ void Viewer::drawUi(const render::FrameStats& stats, double frameMs) {
             ImGui::Checkbox(tr("Buildings"), &s.buildings);
             ImGui::Checkbox(tr("Roads"), &s.roads);
             ImGui::Checkbox(tr("Labels"), &s.markers);
+            if (traffic_) ImGui::Checkbox(tr("Vehicles"), &s.agents);
             if (grid_) {
                 ImGui::Checkbox(fmt::format("{}###grid", tr(grid_->scale.title)).c_str(), &s.grid);
                 if (ImGui::SliderFloat(tr("opacity"), &grid_->opacity, 0, 1)) {
@@ -1066,8 +1266,9 @@ void Viewer::drawUi(const render::FrameStats& stats, double frameMs) {
             for (const char* c : buildingColorChoices) buildingItems.push_back(tr(c));
             for (const auto& f : buildingResults_.fields) buildingItems.push_back(f.c_str()); // the run's results
             auto roadItems = translated(roadColorChoices);
+            int roadChoices = trafficAvailable() ? int(roadItems.size()) : kRoadByTraffic;
             if (ImGui::Combo(tr("buildings by"), &buildingColor_, buildingItems.data(), int(buildingItems.size()))) applyBuildingColors();
-            if (ImGui::Combo(tr("roads by"), &roadColor_, roadItems.data(), int(roadItems.size()))) applyRoadColors();
+            if (ImGui::Combo(tr("roads by"), &roadColor_, roadItems.data(), roadChoices)) applyRoadColors();
             ImGui::Separator();
             ImGui::Checkbox(tr("Shadows"), &settings_.shadows);
             ImGui::Checkbox(tr("Hillshade"), &settings_.hillshade);
@@ -1117,6 +1318,7 @@ void Viewer::drawUi(const render::FrameStats& stats, double frameMs) {
         ImGui::End();
     }
     drawLoadCurve();
+    drawRoadSeries();
     if (showStats_) {
         ImGui::SetNextWindowPos(ImVec2(right - 340, io.DisplaySize.y - 190), ImGuiCond_FirstUseEver);
         ImGui::SetNextWindowSize(ImVec2(340, 0), ImGuiCond_FirstUseEver);
@@ -1212,6 +1414,11 @@ int Viewer::run() {
     grid_ = options_.grid;
     loadCity();
     loadRunResults();
+    loadTrafficResults();
+    if (session_ && traffic_) {
+        roadColor_ = kRoadByTraffic;
+        applyRoadColors();
+    }
     if (!options_.colorBy.empty()) {
         std::vector<std::string> choices(std::begin(buildingColorChoices), std::end(buildingColorChoices));
         choices.insert(choices.end(), buildingResults_.fields.begin(), buildingResults_.fields.end());
@@ -1287,6 +1494,7 @@ int Viewer::run() {
         std::optional<double> simTime;
         if (presenter_->hasResults()) simTime = simOffsetS_;
         showResults(simTime);
+        showTraffic();
         if (shownSplit_) settings_.splitAtPx = splitFraction_ * float(fw);
         else settings_.splitAtPx.reset();
         if (!presenting_) drawUi(stats, frameMs);

@@ -38,6 +38,12 @@ std::string TrafficRunSummary::toJson() const {
     return j.dump(2);
 }
 
+size_t keepDepartures(Demand& demand, double beginS, double endS) {
+    const size_t before = demand.trips.size();
+    std::erase_if(demand.trips, [&](const Trip& t) { return t.departS < beginS || (endS >= 0 && t.departS >= endS); });
+    return before - demand.trips.size();
+}
+
 TrafficRunSummary runTraffic(const TrafficRunOptions& o) {
     using Clock = std::chrono::steady_clock;
     const auto loadStart = Clock::now();
@@ -73,6 +79,9 @@ TrafficRunSummary runTraffic(const TrafficRunOptions& o) {
     sim.seed = o.seed;
     sim.edgeIntervalS = o.edgeIntervalS;
     const double end = o.endS.value_or(config.endS);
+    // Like SUMO, a run loads only the vehicles departing within its time span.
+    const size_t outside = keepDepartures(demand, sim.beginS, end);
+    if (outside > 0) spdlog::info("{} trips depart outside {:.0f}–{:.0f} s and are not loaded", outside, sim.beginS, end);
 
     TrafficRunSummary s;
     s.trips = demand.trips.size();

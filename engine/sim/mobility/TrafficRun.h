@@ -37,4 +37,8 @@ struct TrafficRunSummary {
 // Throws InputError for unreadable inputs; bad elements are skipped and counted.
 TrafficRunSummary runTraffic(const TrafficRunOptions& options);
 
+// Drops the trips SUMO would not load for a run from `beginS` to `endS` (< 0: open end):
+// those departing before the begin or at/after the end. Returns how many were dropped.
+size_t keepDepartures(Demand& demand, double beginS, double endS);
+
 } // namespace ct::mobility
