@@ -8,7 +8,6 @@
 
 #include <algorithm>
 #include <array>
-#include <cassert>
 #include <map>
 
 namespace ct::mobility {
@@ -98,7 +97,6 @@ constexpr double kConflictClearanceM = 1.0; // a foe's back this far past the cr
 
 struct Approach {
     float arrival = 0, leave = 0;  // seconds from now
-    float waiting = 0;             // standing time of that vehicle
     float lineSpeed = 0;           // speed when crossing the stop line
     uint32_t vehicle = kNone;
     bool willPass = false;         // not stopping for a signal before it
@@ -205,7 +203,6 @@ struct Simulation::Impl {
     ConflictPoints conflict;                    // per linkRefs entry
     std::vector<TripResult> results;
     std::vector<std::vector<uint32_t>> routes;
-    std::vector<uint32_t> tripVehicle; // trip → vehicle slot while running
     size_t nextTrip = 0;
     std::map<uint32_t, std::vector<uint32_t>> backlog; // departure edge → trips waiting, FIFO
     Counts counts;
@@ -227,7 +224,6 @@ struct Simulation::Impl {
             if (c.viaLane != kNone) viaInto[c.toLane].push_back(c.viaLane);
         results.resize(demand.trips.size());
         routes.resize(demand.trips.size());
-        tripVehicle.assign(demand.trips.size(), kNone);
         junctionSamples.resize(net.junctions.size());
         counts.loaded = demand.trips.size();
         arena = std::make_unique<tbb::task_arena>(std::max(1, opt.threads));
@@ -418,7 +414,6 @@ struct Simulation::Impl {
                     Approach a;
                     a.arrival = float(arriveS);
                     a.leave = float(leaveS);
-                    a.waiting = v.waitingAtLinkS;
                     a.lineSpeed = float(std::min(crossSpeed, std::sqrt(double(v.speed) * v.speed + 2 * vt.accel * seen)));
                     a.vehicle = ls.veh[k];
                     // Only the first vehicle before a link speaks for it: those queued behind
@@ -649,9 +644,8 @@ struct Simulation::Impl {
         veh.insert(it, vi);
     }
 
-    void enterEdge(Vehicle& v, uint32_t edge) {
+    void enterEdge(uint32_t edge) {
         if (!edgeSamples.empty()) edgeSamples.back()[edge].entered++;
-        (void)v;
     }
 
     void finishTrip(uint32_t vi, double when) {
@@ -659,7 +653,6 @@ struct Simulation::Impl {
         TripResult& res = results[v.trip];
         res.status = TripResult::Status::Arrived;
         res.arrivalS = when;
-        tripVehicle[v.trip] = kNone;
         v.active = false;
         freeSlots.push_back(vi);
         counts.running--;
@@ -679,7 +672,7 @@ struct Simulation::Impl {
                 junctionSamples[c.junction].passed++;
                 next = c.toLane;
                 v.routePos++;
-                enterEdge(v, net.lanes[next].edge);
+                enterEdge(net.lanes[next].edge);
             } else {
                 if (v.nextConn == kNone) { // should not happen: planning stops at the lane end
                     v.pos = l.lengthM;
@@ -696,7 +689,7 @@ struct Simulation::Impl {
                     junctionSamples[c.junction].passed++;
                     next = c.toLane;
                     v.routePos++;
-                    enterEdge(v, net.lanes[next].edge);
+                    enterEdge(net.lanes[next].edge);
                 }
             }
             v.lane = lane = next;
@@ -739,7 +732,7 @@ struct Simulation::Impl {
                     v.speed = 0;
                     v.lane = l;
                     updateNextConnection(v);
-                    enterEdge(v, route[rp]);
+                    enterEdge(route[rp]);
                     placeOnLane(vi, l);
                     return;
                 }
@@ -985,7 +978,7 @@ struct Simulation::Impl {
         proto.arrivalPos = float(trip.arrivalPos >= 0 ? std::min<double>(trip.arrivalPos, lastLength) : lastLength);
         // Room behind the last vehicle on the lane (vehicles insert at the lane start).
         const auto& veh = laneState[bestLane].veh;
-        double speed = trip.departSpeed >= 0 ? trip.departSpeed : desiredSpeedFor(proto, bestLane);
+        double speed = trip.departSpeed >= 0 ? trip.departSpeed : desiredSpeed(proto, bestLane);
         for (uint32_t oi : veh) {
             const Vehicle& o = vehicles[oi];
             if (o.pos < proto.pos) { // a vehicle behind the insertion point
@@ -1021,17 +1014,15 @@ struct Simulation::Impl {
         v.active = true;
         updateNextConnection(v);
         placeOnLane(vi, bestLane);
-        tripVehicle[ti] = vi;
         TripResult& res = results[ti];
         res.status = TripResult::Status::Running;
         res.departS = t;
         res.departDelayS = t - trip.departS;
         counts.running++;
-        enterEdge(v, route.front());
+        enterEdge(route.front());
         return true;
     }
 
-    double desiredSpeedFor(const Vehicle& v, uint32_t lane) const { return desiredSpeed(v, lane); }
 
     void insert() {
         loadDepartures();
