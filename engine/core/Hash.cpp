@@ -47,6 +47,17 @@ std::string sha256Text(const std::string& text) {
     return hex(digest, len);
 }
 
+uint64_t splitmix64(uint64_t x) {
+    x += 0x9e3779b97f4a7c15ull;
+    x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ull;
+    x = (x ^ (x >> 27)) * 0x94d049bb133111ebull;
+    return x ^ (x >> 31);
+}
+
+double keyedUniform(uint64_t seed, uint64_t key, uint64_t purpose) {
+    return double(splitmix64(seed ^ splitmix64(key * 0x100000001b3ull + purpose)) >> 11) * 0x1.0p-53;
+}
+
 uint64_t fnv1a(const void* data, size_t size, uint64_t h) {
     auto* p = static_cast<const unsigned char*>(data);
     for (size_t i = 0; i < size; ++i) {

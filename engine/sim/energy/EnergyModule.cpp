@@ -2,6 +2,7 @@
 
 #include "core/Error.h"
 #include "core/Geometry.h"
+#include "core/Hash.h"
 #include "gis/VectorRead.h"
 #include "gis/Writers.h"
 #include "sim/YamlReader.h"
@@ -34,15 +35,7 @@ constexpr int kYearHours = 8760;
 
 // Deterministic per-building draws: a building is in a share s of the stock when its number
 // for that measure is below s, so a larger share always adds buildings to a smaller one.
-uint64_t mix(uint64_t x) {
-    x += 0x9e3779b97f4a7c15ull;
-    x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ull;
-    x = (x ^ (x >> 27)) * 0x94d049bb133111ebull;
-    return x ^ (x >> 31);
-}
-double draw(uint64_t seed, size_t building, uint64_t measure) {
-    return double(mix(seed ^ mix(building * 0x100000001b3ull + measure)) >> 11) * 0x1.0p-53;
-}
+double draw(uint64_t seed, size_t building, uint64_t measure) { return keyedUniform(seed, building, measure); }
 
 // Which buildings a what-if touches: a share of the stock, or those inside a polygon.
 struct Selection {

@@ -1,5 +1,7 @@
 #include "sim/energy/Loads.h"
 
+#include "core/Hash.h"
+
 #include <algorithm>
 #include <array>
 #include <cmath>
@@ -31,13 +33,6 @@ int dayKind(int dayOfYear0, int firstWeekday) {
     return weekday == 5 ? 1 : weekday == 6 ? 2 : 0;
 }
 
-// Deterministic 64-bit mixer (splitmix64) for per-car, per-day draws.
-uint64_t mix(uint64_t x) {
-    x += 0x9e3779b97f4a7c15ull;
-    x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ull;
-    x = (x ^ (x >> 27)) * 0x94d049bb133111ebull;
-    return x ^ (x >> 31);
-}
 
 // Arrival hour at home, by day kind: weights for hours 0–23 (weekdays 16–21 h peaking at
 // 17–18 h after work; weekends spread over the afternoon and evening).
@@ -83,7 +78,7 @@ std::vector<float> evChargingProfile(int cars, double annualKwh, double chargerK
     for (int car = 0; car < cars; ++car)
         for (int d = 0; d < 365; ++d) {
             const auto& weights = arrival[dayKind(d, firstWeekday) == 0 ? 0 : 1];
-            double u = double(mix(seed ^ mix(uint64_t(car) * 1000003u + uint64_t(d))) >> 11) * 0x1.0p-53;
+            double u = double(splitmix64(seed ^ splitmix64(uint64_t(car) * 1000003u + uint64_t(d))) >> 11) * 0x1.0p-53;
             int hour = 0;
             for (double acc = 0; hour < 24; ++hour)
                 if ((acc += weights[size_t(hour)]) > u) break;

@@ -2,6 +2,7 @@
 
 #include "core/Error.h"
 #include "core/Geometry.h"
+#include "core/Hash.h"
 #include "gis/Writers.h"
 #include "sim/YamlReader.h"
 #include "sim/mobility/CityDemand.h"
@@ -28,19 +29,9 @@ constexpr double kResidentsPerHome = 2.0; // German average household size (Dest
 constexpr double kLaneWidthM = 3.2;
 
 // Deterministic draws keyed by (seed, key, purpose): results do not depend on order or threads.
-uint64_t mix(uint64_t x) {
-    x += 0x9e3779b97f4a7c15ull;
-    x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ull;
-    x = (x ^ (x >> 27)) * 0x94d049bb133111ebull;
-    return x ^ (x >> 31);
-}
-double draw(uint64_t seed, uint64_t key, uint64_t purpose) {
-    return double(mix(seed ^ mix(key * 0x100000001b3ull + purpose)) >> 11) * 0x1.0p-53;
-}
-uint64_t hashText(std::string_view s) { // FNV-1a: the same on every platform
-    uint64_t h = 0xcbf29ce484222325ull;
-    for (unsigned char c : s) h = (h ^ c) * 0x100000001b3ull;
-    return h;
+double draw(uint64_t seed, uint64_t key, uint64_t purpose) { return keyedUniform(seed, key, purpose); }
+uint64_t hashText(std::string_view s) { // FNV-1a with its standard offset basis
+    return fnv1a(s.data(), s.size(), 0xcbf29ce484222325ull);
 }
 
 double distanceToPolyline(const Vec2& p, std::span<const Vec2> line) {

@@ -1,5 +1,6 @@
 #include "sim/mobility/Simulation.h"
 
+#include "core/Hash.h"
 #include "sim/mobility/Router.h"
 
 #include <tbb/blocked_range.h>
@@ -72,16 +73,9 @@ double acceleration(double v, double gap, double dv, double v0, double T, double
 
 namespace {
 
-uint64_t splitmix(uint64_t x) {
-    x += 0x9E3779B97F4A7C15ull;
-    x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9ull;
-    x = (x ^ (x >> 27)) * 0x94D049BB133111EBull;
-    return x ^ (x >> 31);
-}
-
 // Uniform [0,1) from (seed, trip, step, stream): the same number whatever thread asks.
 double uniform(uint64_t seed, uint32_t trip, uint64_t step, uint32_t stream) {
-    uint64_t h = splitmix(seed ^ splitmix((uint64_t(trip) << 8 | stream) ^ splitmix(step)));
+    uint64_t h = splitmix64(seed ^ splitmix64((uint64_t(trip) << 8 | stream) ^ splitmix64(step)));
     return double(h >> 11) * 0x1.0p-53;
 }
 
