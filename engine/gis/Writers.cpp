@@ -42,7 +42,15 @@ GpkgWriter::GpkgWriter(const fs::path& pathIn, const std::string& layerName, Geo
     fs::remove(path, ec);
     ds = driver("GPKG").Create(path.c_str(), 0, 0, 0, GDT_Unknown, nullptr);
     if (!ds) throw InputError("cannot create GeoPackage: " + lastGdalError(), path.string());
-    auto srs = crs.spatialReference();
+    // No CRS: a local engineering CRS in metres rather than GeoPackage's "undefined
+    // geographic" default, so GIS tools do not read the x/y as degrees.
+    std::unique_ptr<OGRSpatialReference> srs;
+    if (!crs.empty()) srs = crs.spatialReference();
+    else {
+        srs = std::make_unique<OGRSpatialReference>();
+        srs->SetLocalCS("local x/y (metres, no georeference)");
+        srs->SetLinearUnits(SRS_UL_METER, 1.0);
+    }
     OGRwkbGeometryType gtype = type == Geometry::Polygon      ? wkbMultiPolygon
                                : type == Geometry::LineString ? wkbLineString
                                                               : wkbPoint;

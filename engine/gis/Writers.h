@@ -29,7 +29,8 @@ struct FieldDef {
 };
 using FieldValue = std::variant<std::monostate, int64_t, double, std::string>;
 
-// One layer of a new GeoPackage (the file is replaced). Coordinates are world (CRS) units.
+// One layer of a new GeoPackage (the file is replaced). Coordinates are world (CRS) units;
+// an empty CRS writes a local metric one (x/y in metres without georeference).
 class GpkgWriter {
 public:
     enum class Geometry { Polygon, LineString, Point };

@@ -1,7 +1,6 @@
 #include "sim/mobility/Outputs.h"
 
 #include "core/Error.h"
-#include "gis/Gdal.h"
 #include "gis/Writers.h"
 
 #include <algorithm>
@@ -11,7 +10,6 @@
 #include <map>
 #include <nlohmann/json.hpp>
 #include <set>
-#include <ogrsf_frmts.h>
 #include <sstream>
 #include <unordered_map>
 
@@ -128,74 +126,6 @@ std::vector<EdgeTotals> edgeTotals(const Network& net, const std::vector<std::ve
     return out;
 }
 
-// The OGR writer is used directly (not gis::GpkgWriter) because a SUMO net may come with no
-// CRS at all, which GpkgWriter cannot express.
-class EdgeLayerWriter {
-public:
-    EdgeLayerWriter(const fs::path& file, const Crs& crs, const std::vector<gis::FieldDef>& fields) : file(file) {
-        gis::initGdal();
-        std::error_code ec;
-        fs::remove(file, ec);
-        GDALDriver* driver = GetGDALDriverManager()->GetDriverByName("GPKG");
-        if (!driver) throw InputError("GDAL driver GPKG is not available");
-        ds = driver->Create(file.c_str(), 0, 0, 0, GDT_Unknown, nullptr);
-        if (!ds) throw InputError("cannot create GeoPackage: " + gis::lastGdalError(), file.string());
-        // No CRS: a local engineering CRS in metres, not GeoPackage's "undefined geographic"
-        // default, so GIS tools do not read the x/y as degrees.
-        std::unique_ptr<OGRSpatialReference> srs;
-        if (!crs.empty()) srs = crs.spatialReference();
-        else {
-            srs = std::make_unique<OGRSpatialReference>();
-            srs->SetLocalCS("network x/y (metres, no georeference)");
-            srs->SetLinearUnits(SRS_UL_METER, 1.0);
-        }
-        layer = ds->CreateLayer("edges", srs.get(), wkbLineString, nullptr);
-        if (!layer) throw InputError("cannot create layer: " + gis::lastGdalError(), file.string());
-        for (const auto& f : fields) {
-            OGRFieldDefn def(f.name.c_str(), f.type == gis::FieldType::Integer ? OFTInteger64
-                                             : f.type == gis::FieldType::Real  ? OFTReal
-                                                                               : OFTString);
-            if (layer->CreateField(&def) != OGRERR_NONE)
-                throw InputError("cannot create field " + f.name + ": " + gis::lastGdalError(), file.string());
-        }
-        if (layer->StartTransaction() != OGRERR_NONE)
-            throw InputError("cannot write to GeoPackage: " + gis::lastGdalError(), file.string());
-    }
-    ~EdgeLayerWriter() {
-        if (ds) GDALClose(ds);
-    }
-    void add(const std::vector<Vec2>& line, const std::vector<FieldValue>& values) {
-        OGRLineString ls;
-        for (const Vec2& p : line) ls.addPoint(p.x(), p.y());
-        OGRFeature feature(layer->GetLayerDefn());
-        feature.SetGeometry(&ls);
-        for (size_t i = 0; i < values.size(); ++i) {
-            int idx = int(i);
-            std::visit(
-                [&](auto&& v) {
-                    using T = std::decay_t<decltype(v)>;
-                    if constexpr (std::is_same_v<T, int64_t>) feature.SetField(idx, static_cast<GIntBig>(v));
-                    else if constexpr (std::is_same_v<T, double>) {
-                        if (std::isfinite(v)) feature.SetField(idx, v);
-                    } else if constexpr (std::is_same_v<T, std::string>) feature.SetField(idx, v.c_str());
-                },
-                values[i]);
-        }
-        if (layer->CreateFeature(&feature) != OGRERR_NONE)
-            throw InputError("cannot write feature: " + gis::lastGdalError(), file.string());
-    }
-    void close() {
-        if (layer->CommitTransaction() != OGRERR_NONE)
-            throw InputError("cannot finish writing: " + gis::lastGdalError(), file.string());
-        GDALClose(ds);
-        ds = nullptr;
-    }
-
-private:
-    fs::path file;
-    GDALDataset* ds = nullptr;
-    OGRLayer* layer = nullptr;
-};
 
 } // namespace
 
@@ -267,7 +197,7 @@ void writeEdgesCsv(const fs::path& file, const Network& net, const std::vector<s
 void writeEdgesGpkg(const fs::path& file, const Network& net, const std::vector<std::vector<EdgeSample>>& samples,
                     double intervalS, const WorldFrame& world, double endS) {
     using gis::FieldType;
-    EdgeLayerWriter w(file, world.crs,
+    gis::GpkgWriter w(file, "edges", gis::GpkgWriter::Geometry::LineString, world.crs,
                       {{"edge_id", FieldType::String}, {"name", FieldType::String}, {"lanes", FieldType::Integer},
                        {"speed_limit_kmh", FieldType::Real}, {"length_m", FieldType::Real},
                        {"entered_total", FieldType::Integer}, {"mean_speed_kmh", FieldType::Real},
@@ -281,7 +211,7 @@ void writeEdgesGpkg(const fs::path& file, const Network& net, const std::vector<
         if (line.size() < 2) continue; // nothing to draw
         const EdgeTotals& t = totals[e];
         double speed = t.vehicleSeconds > 0 ? t.distanceM / t.vehicleSeconds : kNaN;
-        w.add(line, {edge.id, edge.name, int64_t(edge.laneCount), edge.speedMps * 3.6, double(edge.lengthM),
+        w.addLine(line, {edge.id, edge.name, int64_t(edge.laneCount), edge.speedMps * 3.6, double(edge.lengthM),
                      int64_t(std::llround(t.entered)), speed * 3.6, speed / edge.speedMps, t.distanceM / 1000.0,
                      t.peakFlow, t.peakBegin});
     }
