@@ -85,6 +85,7 @@ struct ViewCommandOptions {
     std::string lang;
     bool live = false;             // run the scenario's modules while viewing
     bool variant = false;          // live: the variant (with the edits) instead of the baseline
+    bool feeds = false;            // run the scenario's live feeds while viewing
     bool validation = false;
     bool noVsync = false;
     std::string gpu;

@@ -284,6 +284,7 @@ int view(const ViewCommandOptions& o) {
     vo.sceneOptions = {o.cacheDir, true, {}};
     vo.live = o.live;
     vo.liveVariant = o.variant;
+    vo.feeds = o.feeds;
     vo.present = o.present;
     vo.colorBy = o.colorBy;
     if (o.variant && !o.live) throw InputError("--variant needs --live", "citytwin view", "add --live");

@@ -90,6 +90,7 @@ int main(int argc, char** argv) {
     viewCmd->add_option("--grid", vw.grid, "a result raster draped on the terrain");
     viewCmd->add_option("--results", vw.results, "a run's output folder: replay flood depth snapshots and traffic (edges.csv, fcd.csv) with the time controls");
     viewCmd->add_flag("--live", vw.live, "run the scenario's modules while viewing: water spreads as the clock runs");
+    viewCmd->add_flag("--feeds", vw.feeds, "run the scenario's live feeds while viewing (its feeds: list); the Feeds panel shows their status");
     viewCmd->add_flag("--variant", vw.variant, "with --live: run the variant (the scenario's edits) instead of the baseline");
     viewCmd->add_flag("--no-vsync", vw.noVsync, "draw as fast as possible");
     viewCmd->add_flag("--validate", vw.validation, "Vulkan validation layer on; any message makes the exit code 3");

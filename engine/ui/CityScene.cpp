@@ -228,6 +228,12 @@ LoadCurves readLoadCurves(const fs::path& resultsDir, bool variant) {
 
 std::vector<render::Marker> sensorMarkers(const fs::path& storeFile, const CityModel& city, double silentAfterS) {
     std::vector<render::Marker> out;
+    for (auto& m : sensorMarkersWithIds(storeFile, city, silentAfterS)) out.push_back(std::move(m.marker));
+    return out;
+}
+
+std::vector<SensorMarker> sensorMarkersWithIds(const fs::path& storeFile, const CityModel& city, double silentAfterS) {
+    std::vector<SensorMarker> out;
     if (!fs::exists(storeFile)) return out;
     feeds::SensorStore store(storeFile);
     Reprojector fromWgs84(Crs::fromEpsg(4326), city.frame.crs);
@@ -256,7 +262,7 @@ std::vector<render::Marker> sensorMarkers(const fs::path& storeFile, const CityM
                  : !std::isnan(l.info.warnAbove) && v > l.info.warnAbove   ? render::rgba(240, 170, 0)
                                                                            : render::rgba(30, 170, 60);
         m.label = fmt::format("{}: {}", l.info.name.empty() ? l.info.id : l.info.name, formatQuantity(v, l.info.unit, std::abs(v) < 10 ? 2 : 1));
-        out.push_back(std::move(m));
+        out.push_back({l.info.id, std::move(m)});
     }
     return out;
 }

@@ -69,6 +69,13 @@ LoadCurves readLoadCurves(const std::filesystem::path& resultsDir, bool variant 
 // grey when the latest value is older than `silentAfterS` before the newest of all (gone
 // silent). Labels: name and latest value. Sensors without a place are left out.
 std::vector<render::Marker> sensorMarkers(const std::filesystem::path& storeFile, const CityModel& city, double silentAfterS = 3600);
+// The same markers, each with the store id of its sensor (for picking one on screen).
+struct SensorMarker {
+    std::string sensorId;
+    render::Marker marker;
+};
+std::vector<SensorMarker> sensorMarkersWithIds(const std::filesystem::path& storeFile, const CityModel& city,
+                                               double silentAfterS = 3600);
 
 // Road colours by speed limit or lanes: speed, lanes. (Traffic: trafficRoadValues.)
 render::ValueOverlay roadValues(const CityModel& city, const std::string& attribute);

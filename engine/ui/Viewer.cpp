@@ -2,12 +2,15 @@
 
 #include "core/Error.h"
 #include "core/I18n.h"
+#include "feeds/PluginHost.h"
+#include "feeds/SensorStore.h"
 #include "physics/Picking.h"
 #include "render/Offscreen.h"
 #include "render/Swapchain.h"
 #include "sim/Runner.h"
 #include "ui/Presentation.h"
 #include "ui/Presenter.h"
+#include "ui/SensorPanel.h"
 #include "ui/Traffic.h"
 
 #define GLFW_INCLUDE_VULKAN
@@ -188,6 +191,31 @@ private:
     // feeds` process may be writing it meanwhile).
     void refreshSensors();
     double lastSensorRefresh_ = -1e9;
+    // Live feeds (docs/plugins.md, "The viewer"): the scenario's feeds run here with --feeds
+    // (or the Feeds panel's Start); the panel shows their status, or a recorded store's sensors;
+    // a click on a sensor marker opens its history.
+    fs::path sensorStoreFile() const;
+    void startFeeds();
+    void stopFeeds();
+    void drawFeeds();
+    void drawSensor();
+    void openSensor(const std::string& id);
+    std::unique_ptr<feeds::SensorStore> feedStore_; // before feedHost_: the host goes first
+    std::unique_ptr<feeds::FeedHost> feedHost_;
+    std::vector<SensorMarker> sensorMarkers_; // what the renderer draws, with sensor ids
+    bool showFeeds_ = true;
+    double lastFeedsRefresh_ = -1e9;
+    std::vector<FeedRow> feedRows_;
+    std::vector<RecordedSensor> recorded_;
+    std::string feedsError_;
+    std::string selectedSensor_;
+    bool showSensor_ = false;
+    int historyWindow_ = int(HistoryWindow::Last24h);
+    std::optional<feeds::SensorInfo> sensorInfo_;
+    std::optional<feeds::TimeValue> sensorLatest_;
+    SensorHistory history_;
+    double lastHistoryRefresh_ = -1e9;
+    std::string sensorStatus_;
     std::optional<render::ColorScale> buildingScale_, roadScale_;
     // Traffic of a mobility run: live from the session's snapshots, or replayed from the
     // run's edges.csv (roads by speed ratio, the clicked road's time series) and fcd.csv
@@ -369,6 +397,10 @@ void Viewer::loadCity() {
     settings_.time = scene_.scenario.start;
     simOffsetS_ = 0;
     selected_.reset();
+    showSensor_ = false; // another scenario's store: markers and panel reload
+    selectedSensor_.clear();
+    sensorMarkers_.clear();
+    lastSensorRefresh_ = lastFeedsRefresh_ = -1e9;
     resultsShown_ = false;
     renderer_->setGrid(grid_ ? &*grid_ : nullptr);
     buildingColor_ = roadColor_ = 0;
@@ -422,18 +454,262 @@ void Viewer::loadRunResults() {
     }
 }
 
+fs::path Viewer::sensorStoreFile() const {
+    if (feedStore_) return feedStore_->path();
+    if (!options_.results.empty()) return options_.results / "feeds" / "sensors.sqlite";
+    return scene_.scenario.outputDir / "feeds" / "sensors.sqlite";
+}
+
 void Viewer::refreshSensors() {
     double now = glfwGetTime();
     if (now - lastSensorRefresh_ < 2) return;
     lastSensorRefresh_ = now;
-    fs::path store = scene_.scenario.outputDir / "feeds" / "sensors.sqlite";
-    if (!options_.results.empty()) store = options_.results / "feeds" / "sensors.sqlite";
     try {
-        renderer_->setMarkers(sensorMarkers(store, scene_.city));
+        sensorMarkers_ = sensorMarkersWithIds(sensorStoreFile(), scene_.city);
+        std::vector<render::Marker> markers;
+        for (auto& m : sensorMarkers_) markers.push_back(m.marker);
+        renderer_->setMarkers(markers);
     } catch (const std::exception& e) { // a store being rebuilt must not end the session
         status_ = e.what();
     }
 }
+
+void Viewer::startFeeds() {
+    if (feedHost_ || scene_.scenario.feeds.empty()) return;
+    try {
+        fs::path file = scene_.scenario.outputDir / "feeds" / "sensors.sqlite"; // as `citytwin feeds` writes
+        fs::create_directories(file.parent_path());
+        feedStore_ = std::make_unique<feeds::SensorStore>(file);
+        feedHost_ = std::make_unique<feeds::FeedHost>(*feedStore_);
+        std::string errors;
+        for (const FeedBlock& f : scene_.scenario.feeds) {
+            try {
+                feedHost_->addFeed({f.name, f.plugin, feedConfigJsonFor(f, scene_.scenario)});
+            } catch (const std::exception& e) { // one feed that cannot load does not stop the others
+                errors += fmt::format("{}{}: {}", errors.empty() ? "" : "; ", f.name, e.what());
+            }
+        }
+        feedHost_->startPump();
+        feedsError_ = errors;
+        lastFeedsRefresh_ = lastSensorRefresh_ = -1e9;
+    } catch (const std::exception& e) {
+        feedHost_.reset();
+        feedStore_.reset();
+        feedsError_ = e.what();
+    }
+}
+
+void Viewer::stopFeeds() {
+    if (!feedHost_) return;
+    feedHost_->stopAll();
+    feedHost_->flush();
+    feedHost_->stopPump();
+}
+
+void Viewer::openSensor(const std::string& id) {
+    selectedSensor_ = id;
+    showSensor_ = true;
+    lastHistoryRefresh_ = -1e9;
+    sensorStatus_.clear();
+}
+
+namespace {
+
+// A feed state as the Feeds panel shows it.
+const char* feedStateText(const std::string& state) {
+    if (state == "starting") return tr("starting");
+    if (state == "connected") return tr("connected");
+    if (state == "reconnecting") return tr("reconnecting");
+    if (state == "error") return tr("error");
+    if (state == "stopped") return tr("stopped");
+    return state.c_str();
+}
+
+const char* historyWindowChoices[] = {"last 6 h", "last 24 h", "last 7 d", "all"};
+
+double wallClockS() {
+    return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
+}
+
+std::string sensorValue(double v, const std::string& unit, int decimals = -1) {
+    if (decimals < 0) decimals = std::abs(v) < 10 ? 2 : 1;
+    return std::isnan(v) ? std::string("-") : formatQuantity(v, unit == "1" ? "" : unit, decimals);
+}
+
+// Enough decimals that a history's minimum and maximum read apart (a well moving by 8 cm).
+int rangeDecimals(double min, double max) {
+    double span = max - min;
+    if (!(span > 0)) return std::abs(max) < 10 ? 2 : 1;
+    return std::clamp(int(std::ceil(-std::log10(span))) + 1, std::abs(max) < 10 ? 2 : 1, 4);
+}
+
+} // namespace
+
+void Viewer::drawFeeds() {
+    double now = glfwGetTime();
+    fs::path store = sensorStoreFile();
+    if (now - lastFeedsRefresh_ >= 1) { // the status every second
+        lastFeedsRefresh_ = now;
+        feedRows_.clear();
+        recorded_.clear();
+        if (feedHost_) {
+            for (const auto& f : feedHost_->status()) feedRows_.push_back(feedRow(f, wallClockS()));
+        } else if (fs::exists(store)) {
+            try {
+                feeds::SensorStore s(store);
+                recorded_ = recordedSensors(s);
+            } catch (const std::exception& e) {
+                feedsError_ = e.what();
+            }
+        }
+    }
+    if (!showFeeds_ || (!feedHost_ && recorded_.empty() && scene_.scenario.feeds.empty())) return;
+    ImGuiIO& io = ImGui::GetIO();
+    ImGui::SetNextWindowPos(ImVec2(io.DisplaySize.x - 740, io.DisplaySize.y - 300), ImGuiCond_FirstUseEver);
+    ImGui::SetNextWindowSize(ImVec2(720, 240), ImGuiCond_FirstUseEver);
+    if (ImGui::Begin(windowTitle("Feeds").c_str(), &showFeeds_)) {
+        if (feedHost_) {
+            const char* heads[] = {tr("Feed"), tr("Plugin"), tr("State"), tr("msg/s"), tr("published"), tr("stored"),
+                                   tr("duplicates"), tr("dropped"), tr("rejected"), tr("last message"), tr("detail")};
+            if (ImGui::BeginTable("feeds", 11, ImGuiTableFlags_RowBg | ImGuiTableFlags_Borders | ImGuiTableFlags_Resizable | ImGuiTableFlags_ScrollX)) {
+                for (const char* h : heads) ImGui::TableSetupColumn(h);
+                ImGui::TableHeadersRow();
+                for (const FeedRow& r : feedRows_) {
+                    ImGui::TableNextRow();
+                    auto cell = [](const std::string& text) {
+                        ImGui::TableNextColumn();
+                        ImGui::TextUnformatted(text.c_str());
+                    };
+                    cell(r.name);
+                    cell(r.plugin);
+                    ImGui::TableNextColumn();
+                    ImVec4 colour = r.state == "connected"      ? ImVec4(0.4f, 0.9f, 0.4f, 1)
+                                    : r.state == "error"        ? ImVec4(1.0f, 0.4f, 0.4f, 1)
+                                    : r.state == "reconnecting" ? ImVec4(1.0f, 0.75f, 0.2f, 1)
+                                                                : ImVec4(0.7f, 0.7f, 0.7f, 1);
+                    ImGui::TextColored(colour, "%s", feedStateText(r.state));
+                    cell(r.messagesPerS);
+                    for (uint64_t n : {r.published, r.stored, r.duplicates, r.dropped, r.rejected}) cell(std::to_string(n));
+                    cell(r.last);
+                    cell(r.detail);
+                }
+                ImGui::EndTable();
+            }
+            if (feedRows_.empty()) ImGui::TextDisabled("%s", tr("no feed could be started"));
+        } else {
+            if (!scene_.scenario.feeds.empty() && ImGui::Button(tr("Start feeds"))) startFeeds();
+            if (!recorded_.empty()) {
+                ImGui::TextDisabled("%s: %s", tr("recorded"), store.string().c_str());
+                if (ImGui::BeginTable("recorded", 4, ImGuiTableFlags_RowBg | ImGuiTableFlags_Borders | ImGuiTableFlags_Resizable)) {
+                    ImGui::TableSetupColumn(tr("Sensor"));
+                    ImGui::TableSetupColumn(tr("latest value"));
+                    ImGui::TableSetupColumn(tr("time"));
+                    ImGui::TableSetupColumn(tr("State"));
+                    ImGui::TableHeadersRow();
+                    for (const RecordedSensor& r : recorded_) {
+                        ImGui::TableNextRow();
+                        ImGui::TableNextColumn();
+                        std::string name = r.info.name.empty() ? r.info.id : r.info.name;
+                        if (ImGui::Selectable(fmt::format("{}##{}", name, r.info.id).c_str(), selectedSensor_ == r.info.id && showSensor_))
+                            openSensor(r.info.id);
+                        ImGui::TableNextColumn();
+                        ImGui::TextUnformatted(r.latest ? sensorValue(r.latest->value, r.info.unit).c_str() : "-");
+                        ImGui::TableNextColumn();
+                        ImGui::TextUnformatted(r.latest ? feeds::isoTime(r.latest->time).c_str() : "-");
+                        ImGui::TableNextColumn();
+                        ImGui::TextDisabled("%s", tr("recorded"));
+                    }
+                    ImGui::EndTable();
+                }
+            } else {
+                ImGui::TextWrapped("%s", tr("No live feeds running and no recorded sensors."));
+            }
+        }
+        if (!feedsError_.empty()) ImGui::TextWrapped("%s", feedsError_.c_str());
+    }
+    ImGui::End();
+}
+
+void Viewer::drawSensor() {
+    if (!showSensor_ || selectedSensor_.empty()) return;
+    fs::path store = sensorStoreFile();
+    double now = glfwGetTime();
+    if (now - lastHistoryRefresh_ >= 2) { // new observations arrive while it is open
+        lastHistoryRefresh_ = now;
+        try {
+            if (fs::exists(store)) {
+                feeds::SensorStore s(store);
+                sensorInfo_ = s.sensor(selectedSensor_);
+                sensorLatest_ = s.latest(selectedSensor_);
+                history_ = sensorHistory(s, selectedSensor_, HistoryWindow(historyWindow_));
+            }
+        } catch (const std::exception& e) {
+            sensorStatus_ = e.what();
+        }
+    }
+    std::string name = sensorInfo_ && !sensorInfo_->name.empty() ? sensorInfo_->name : selectedSensor_;
+    std::string title = fmt::format("{} {}###Sensor", tr("Sensor"), name);
+    ImGui::SetNextWindowSize(ImVec2(480, 540), ImGuiCond_FirstUseEver);
+    if (ImGui::Begin(title.c_str(), &showSensor_)) {
+        auto row = [](const char* key, const std::string& value) {
+            ImGui::TableNextRow();
+            ImGui::TableNextColumn();
+            ImGui::TextUnformatted(key);
+            ImGui::TableNextColumn();
+            ImGui::TextUnformatted(value.c_str());
+        };
+        const feeds::SensorInfo info = sensorInfo_.value_or(feeds::SensorInfo{selectedSensor_});
+        if (ImGui::BeginTable("sensor", 2, ImGuiTableFlags_RowBg | ImGuiTableFlags_Borders)) {
+            row(tr("id"), info.id);
+            row(tr("Feed"), info.feed.empty() ? "-" : info.feed);
+            row(tr("quantity"), info.quantity.empty() ? "-" : info.quantity);
+            row(tr("unit"), info.unit.empty() ? "-" : info.unit);
+            row(tr("location"), std::isnan(info.lat) ? std::string("-")
+                                                     : fmt::format("{:.6f}° N, {:.6f}° E{}", info.lat, info.lon,
+                                                                   std::isnan(info.elevationM) ? "" : ", " + formatQuantity(info.elevationM, "m", 1)));
+            row(tr("warning above"), sensorValue(info.warnAbove, info.unit));
+            row(tr("alarm above"), sensorValue(info.alarmAbove, info.unit));
+            row(tr("latest value"), sensorLatest_ ? sensorValue(sensorLatest_->value, info.unit) : "-");
+            row(tr("time"), sensorLatest_ ? fmt::format("{} ({})", feeds::isoTime(sensorLatest_->time), messageAge(sensorLatest_->time, wallClockS()))
+                                          : "-");
+            ImGui::EndTable();
+        }
+        auto choices = translated(historyWindowChoices);
+        ImGui::SetNextItemWidth(160);
+        if (ImGui::Combo(tr("history"), &historyWindow_, choices.data(), int(choices.size()))) lastHistoryRefresh_ = -1e9;
+        if (history_.values.empty()) {
+            ImGui::TextDisabled("%s", tr("no observations in this window"));
+        } else {
+            ImGui::TextUnformatted(fmt::format("{}: {}", tr("max"), sensorValue(history_.max, info.unit, rangeDecimals(history_.min, history_.max))).c_str());
+            // ImGui 1.86 ignores a width of -1 in PlotLines: the explicit width of the window.
+            float width = std::max(100.0f, ImGui::GetContentRegionAvail().x);
+            ImGui::PlotLines("##history", history_.values.data(), int(history_.values.size()), 0, nullptr, float(history_.min),
+                             float(history_.max), ImVec2(width, 140));
+            ImGui::TextUnformatted(fmt::format("{}: {}", tr("min"), sensorValue(history_.min, info.unit, rangeDecimals(history_.min, history_.max))).c_str());
+            ImGui::TextDisabled("%s – %s, %s", feeds::isoTime(history_.observations.front().phenomenonTime).c_str(),
+                                feeds::isoTime(history_.observations.back().phenomenonTime).c_str(),
+                                fmt::format(fmt::runtime(tr("{} observations")), history_.observations.size()).c_str());
+            if (!std::isnan(info.warnAbove) || !std::isnan(info.alarmAbove))
+                ImGui::TextUnformatted(fmt::format("{}: {}   {}: {}", tr("warning above"), sensorValue(info.warnAbove, info.unit),
+                                                   tr("alarm above"), sensorValue(info.alarmAbove, info.unit)).c_str());
+            if (ImGui::Button(tr("Export CSV"))) {
+                try {
+                    feeds::SensorStore s(store);
+                    fs::path csv = historyCsvPath(store, selectedSensor_);
+                    size_t rows = s.exportCsv(csv, selectedSensor_, history_.from, history_.to);
+                    sensorStatus_ = fmt::format(fmt::runtime(tr("wrote {} rows to {}")), rows, csv.string());
+                } catch (const std::exception& e) {
+                    sensorStatus_ = fmt::format(fmt::runtime(tr("export failed: {}")), e.what());
+                }
+            }
+        }
+        if (!sensorStatus_.empty()) ImGui::TextWrapped("%s", sensorStatus_.c_str());
+    }
+    ImGui::End();
+}
+
+namespace {
+} // namespace
 
 void Viewer::drawLoadCurve() {
     if (loadCurves_.empty() || !showLoadCurve_) return;
@@ -914,6 +1190,16 @@ void Viewer::handleInput(double dt) {
             if (auto hit = pickAt(x, y)) control_.pivot = hit->point; // orbit/pan about what is under the mouse
             control_.flightTarget.reset();
         } else if (!down && dragButton_ == button) {
+            if (!dragged_ && button == GLFW_MOUSE_BUTTON_LEFT && settings_.show.markers && !sensorMarkers_.empty()) {
+                // A sensor marker within 12 px of the click (nearest wins) opens its history.
+                std::vector<Vec3> positions;
+                for (const auto& m : sensorMarkers_) positions.push_back(m.marker.position);
+                if (auto k = pickMarker(positions, control_.camera, w, h, x, y)) {
+                    openSensor(sensorMarkers_[*k].sensorId);
+                    dragButton_ = -1;
+                    continue;
+                }
+            }
             if (!dragged_ && button == GLFW_MOUSE_BUTTON_LEFT) {
                 double now = glfwGetTime();
                 auto hit = pickAt(x, y);
@@ -1166,6 +1452,7 @@ void Viewer::drawUi(const render::FrameStats& stats, double frameMs) {
             ImGui::MenuItem(tr("Statistics"), nullptr, &showStats_);
             ImGui::MenuItem(tr("Load curve"), nullptr, &showLoadCurve_, !loadCurves_.empty());
             ImGui::MenuItem(tr("Road traffic"), nullptr, &showRoadSeries_, !trafficResults_.empty());
+            ImGui::MenuItem(tr("Feeds"), nullptr, &showFeeds_, feedHost_ || !recorded_.empty() || !scene_.scenario.feeds.empty());
             ImGui::Separator();
             if (ImGui::MenuItem(tr("Overview"), "Home")) {
                 int w, h;
@@ -1319,6 +1606,8 @@ void Viewer::drawUi(const render::FrameStats& stats, double frameMs) {
     }
     drawLoadCurve();
     drawRoadSeries();
+    drawFeeds();
+    drawSensor();
     if (showStats_) {
         ImGui::SetNextWindowPos(ImVec2(right - 340, io.DisplaySize.y - 190), ImGuiCond_FirstUseEver);
         ImGui::SetNextWindowSize(ImVec2(340, 0), ImGuiCond_FirstUseEver);
@@ -1399,6 +1688,11 @@ void Viewer::writePendingScreenshot() {
 }
 
 int Viewer::run() {
+    if (options_.feeds) { // before the window: a scenario without feeds fails without one
+        if (scene_.scenario.feeds.empty())
+            throw InputError("the scenario has no feeds", scene_.scenario.file.string(), "add a 'feeds:' list (docs/plugins.md) or leave out --feeds");
+        startFeeds();
+    }
     if (options_.live) { // before the window: a bad scenario fails without one
         startLive();
         playing_ = true;
@@ -1553,6 +1847,7 @@ int Viewer::run() {
     std::printf("viewer: %ld frames, %.1f fps at the end, %s\n", frames, 1000.0 / std::max(frameMs, 1e-3), ctx_->deviceName().c_str());
     if (session_) std::printf("viewer: simulated %.0f s of %.0f s live\n", liveTime_.load(), scene_.scenario.durationS);
     size_t messages = ctx_->validationMessages();
+    stopFeeds();
     shutdownImGui();
     for (int i = 0; i < kFrames; ++i) {
         vkDestroyFence(d, fences_[i], nullptr);

@@ -34,6 +34,9 @@ struct ViewerOptions {
     // variant (with the edits) instead of the baseline if asked.
     bool live = false;
     bool liveVariant = false;
+    // Run the scenario's live feeds (its `feeds:` list) while viewing: the plugins write
+    // DIR/feeds/sensors.sqlite and the Feeds panel shows their status.
+    bool feeds = false;
 };
 
 // Runs until the window closes; returns the exit code (non-zero if validation reported

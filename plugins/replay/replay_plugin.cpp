@@ -3,8 +3,10 @@
 // Real files' quirks handled: a UTF-8 byte-order mark, quoted and 'apostrophed' fields,
 // German dates "27.09.2023 24:00" (hour 24 = midnight at the day's end), decimal commas,
 // "-" or empty for missing values, notes below the table, and local time with the EU's
-// daylight-saving rule.
+// daylight-saving rule. The parsing itself is in ReplayParse.h/.cpp (unit-tested and fuzzed
+// without the plugin ABI).
 #include "citytwin_plugin.h"
+#include "replay/ReplayParse.h"
 
 #include <nlohmann/json.hpp>
 
@@ -25,34 +27,8 @@
 namespace {
 
 using nlohmann::json;
-
-// Days since 1970-01-01 of a Gregorian date (Hinnant).
-int64_t daysFromCivil(int64_t y, unsigned m, unsigned d) {
-    y -= m <= 2;
-    const int64_t era = (y >= 0 ? y : y - 399) / 400;
-    const unsigned yoe = unsigned(y - era * 400);
-    const unsigned doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
-    return era * 146097 + int64_t(yoe) * 365 + yoe / 4 - yoe / 100 + doy - 719468;
-}
-
-// Last Sunday of a month, as days since 1970.
-int64_t lastSunday(int year, unsigned month) {
-    int64_t last = daysFromCivil(year, month + 1, 1) - 1; // month + 1 ≤ 12 here (March, October)
-    int weekday = int(((last % 7) + 7 + 3) % 7);           // 0 = Monday (1970-01-01 a Thursday)
-    return last - (weekday + 1) % 7;
-}
-
-// UTC offset in seconds for a local clock reading in Europe/Berlin: CEST between the last
-// Sunday of March 02:00 and the last Sunday of October 03:00, else CET. Rows label an hour by
-// its start or its end (UBA: the end, "24:00"), which moves the edges by one hour: with end
-// labels "02:00" on the March day is still winter and "03:00" on the October day comes twice
-// (summer, then winter). `repeated`: the previous row had the same clock reading.
-int berlinOffset(int year, int64_t local, bool endLabels, bool repeated) {
-    const int64_t start = lastSunday(year, 3) * 86400 + 2 * 3600, end = lastSunday(year, 10) * 86400 + 3 * 3600;
-    const bool summer = endLabels ? local > start && local <= end : local >= start && local < end;
-    const bool ambiguous = endLabels ? local > end - 3600 && local <= end : local >= end - 3600 && local < end;
-    return summer && !(ambiguous && repeated) ? 7200 : 3600;
-}
+using citytwin::replay::parseFixedOffset;
+using citytwin::replay::splitRow;
 
 struct Column {
     int index = -1;
@@ -65,46 +41,15 @@ struct Row {
     std::vector<double> values; // per sensor column, NaN = missing
 };
 
-std::string trimField(std::string s) {
-    auto strip = [&](char c) {
-        while (!s.empty() && (s.front() == c || s.front() == ' ')) s.erase(s.begin());
-        while (!s.empty() && (s.back() == c || s.back() == ' ' || s.back() == '\r')) s.pop_back();
-    };
-    strip('"');
-    strip('\'');
-    return s;
-}
-
-std::vector<std::string> splitRow(const std::string& line, char delimiter) {
-    std::vector<std::string> out;
-    std::string cell;
-    bool quoted = false;
-    for (char c : line) {
-        if (c == '"') quoted = !quoted;
-        if (c == delimiter && !quoted) {
-            out.push_back(trimField(cell));
-            cell.clear();
-        } else {
-            cell += c;
-        }
-    }
-    out.push_back(trimField(cell));
-    return out;
-}
-
 struct Replay {
     citytwin_host_api host;
     std::string file;
     char delimiter = ',';
     bool decimalComma = false;
     int timeColumn = 0;
-    std::string timeFormat = "iso"; // iso | dmy | epoch
-    std::string timezone = "UTC";   // UTC, Europe/Berlin, or ±HH:MM
-    int fixedOffset = 0;
-    double speed = 0;               // × real time; 0 = as fast as the host takes it
+    citytwin::replay::TimeParser time; // format, zone, interval labels (ReplayParse.h)
+    double speed = 0;                  // × real time; 0 = as fast as the host takes it
     bool shiftToNow = false;
-    bool endLabels = false;         // a row's time is the end of its interval (UBA hourly means)
-    int64_t previousLocal = INT64_MIN;
     std::vector<Column> columns;
     std::vector<Row> rows;
     size_t missing = 0, badRows = 0;
@@ -115,35 +60,6 @@ struct Replay {
     std::condition_variable wake;
 
     void log(citytwin_log_level level, const std::string& text) { host.log(host.host, level, text.c_str()); }
-
-    std::optional<double> parseTime(const std::string& s) {
-        int y = 0, mo = 0, d = 0, h = 0, mi = 0, sec = 0;
-        if (timeFormat == "epoch") {
-            try {
-                return std::stod(s);
-            } catch (...) {
-                return std::nullopt;
-            }
-        }
-        bool ok = timeFormat == "dmy" ? std::sscanf(s.c_str(), "%d.%d.%d %d:%d:%d", &d, &mo, &y, &h, &mi, &sec) >= 5
-                                      : std::sscanf(s.c_str(), "%d-%d-%d%*[T ]%d:%d:%d", &y, &mo, &d, &h, &mi, &sec) >= 5;
-        if (!ok || mo < 1 || mo > 12 || d < 1 || d > 31 || h < 0 || h > 24 || mi < 0 || mi > 59) return std::nullopt;
-        int64_t local = daysFromCivil(y, unsigned(mo), unsigned(d)) * 86400 + int64_t(h) * 3600 + mi * 60 + sec; // hour 24 rolls over
-        int offset = timezone == "Europe/Berlin" ? berlinOffset(y, local, endLabels, local == previousLocal) : fixedOffset;
-        previousLocal = local;
-        return double(local - offset);
-    }
-
-    std::optional<double> parseValue(std::string s) const {
-        if (s.empty() || s == "-" || s == "NA" || s == "NaN") return std::nullopt;
-        if (decimalComma)
-            for (char& c : s)
-                if (c == ',') c = '.';
-        char* end = nullptr;
-        double v = std::strtod(s.c_str(), &end);
-        if (end == s.c_str() || *end != 0 || !std::isfinite(v)) return std::nullopt;
-        return v;
-    }
 
     // Reads the whole file at create(): a broken file is refused before anything runs.
     std::string load() {
@@ -157,7 +73,7 @@ struct Replay {
             ++lineNo;
             if (line.find_first_not_of(" \r\t") == std::string::npos) continue;
             std::vector<std::string> cells = splitRow(line, delimiter);
-            std::optional<double> t = timeColumn < int(cells.size()) ? parseTime(cells[size_t(timeColumn)]) : std::nullopt;
+            std::optional<double> t = timeColumn < int(cells.size()) ? time.parse(cells[size_t(timeColumn)]) : std::nullopt;
             if (!t) { // a note below the table, or a broken row: counted, skipped
                 ++badRows;
                 host.count_rejected(host.host, ("replay: no time in line " + std::to_string(lineNo)).c_str());
@@ -165,7 +81,7 @@ struct Replay {
             }
             Row r{*t, {}};
             for (const Column& c : columns) {
-                auto v = c.index < int(cells.size()) ? parseValue(cells[size_t(c.index)]) : std::nullopt;
+                auto v = c.index < int(cells.size()) ? citytwin::replay::parseValue(cells[size_t(c.index)], decimalComma) : std::nullopt;
                 if (!v) ++missing;
                 r.values.push_back(v ? *v : NAN);
             }
@@ -183,8 +99,7 @@ struct Replay {
         for (size_t k = 0; k < rows.size() && !stopping; ++k) {
             const Row& r = rows[k];
             if (speed > 0) { // wait until this row's moment in replay time
-                auto due = t0 + std::chrono::duration_cast<std::chrono::steady_clock::duration>(
-                                    std::chrono::duration<double>((r.time - rows.front().time) / speed));
+                auto due = t0 + citytwin::replay::replayDelay(r.time, rows.front().time, speed);
                 std::unique_lock lock(m);
                 wake.wait_until(lock, due, [&] { return stopping.load(); });
                 if (stopping) break;
@@ -223,20 +138,19 @@ void* create(const citytwin_host_api* host, const char* configJson, char* error,
         std::string d = c.value("delimiter", ",");
         r->delimiter = d.empty() ? ',' : d[0];
         r->decimalComma = c.value("decimal", ".") == ",";
-        r->timeFormat = c.value("time_format", "iso");
-        if (r->timeFormat != "iso" && r->timeFormat != "dmy" && r->timeFormat != "epoch") {
+        r->time.timeFormat = c.value("time_format", "iso");
+        if (r->time.timeFormat != "iso" && r->time.timeFormat != "dmy" && r->time.timeFormat != "epoch") {
             setError(error, errorSize, "time_format must be iso, dmy (27.09.2023 24:00) or epoch");
             return nullptr;
         }
-        r->timezone = c.value("timezone", "UTC");
-        if (r->timezone != "UTC" && r->timezone != "Europe/Berlin") {
-            int hh = 0, mm = 0;
-            char sign = '+';
-            if (std::sscanf(r->timezone.c_str(), "%c%d:%d", &sign, &hh, &mm) != 3 || (sign != '+' && sign != '-')) {
+        r->time.timezone = c.value("timezone", "UTC");
+        if (r->time.timezone != "UTC" && r->time.timezone != "Europe/Berlin") {
+            std::optional<int> offset = parseFixedOffset(r->time.timezone);
+            if (!offset) {
                 setError(error, errorSize, "timezone must be UTC, Europe/Berlin or an offset like +01:00");
                 return nullptr;
             }
-            r->fixedOffset = (sign == '-' ? -1 : 1) * (hh * 3600 + mm * 60);
+            r->time.fixedOffset = *offset;
         }
         r->speed = c.value("speed", 0.0);
         if (r->speed < 0) {
@@ -249,7 +163,7 @@ void* create(const citytwin_host_api* host, const char* configJson, char* error,
             setError(error, errorSize, "time_label must be start or end (of the interval a row's time names)");
             return nullptr;
         }
-        r->endLabels = label == "end";
+        r->time.endLabels = label == "end";
         // Columns by header name or index: read the header first.
         std::ifstream in(r->file);
         std::string header;

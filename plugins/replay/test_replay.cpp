@@ -1,7 +1,9 @@
 // The replay plugin through its C ABI (loaded with dlopen, as the host does), with a test host
 // that records what the plugin hands over: the real UBA air-quality file from Bielefeld with
-// its quirks, timing at a replay speed, and configurations it must refuse.
+// its quirks, timing at a replay speed, and configurations it must refuse; and the parsing on
+// its own (ReplayParse.h) with the inputs tools/fuzz/fuzz_replay found broken.
 #include "citytwin_plugin.h"
+#include "replay/ReplayParse.h"
 
 #include <gtest/gtest.h>
 
@@ -193,6 +195,98 @@ TEST(Replay, RefusesBadConfigurationsWithAReason) {
     static void* lib = dlopen(CITYTWIN_REPLAY_PLUGIN, RTLD_NOW | RTLD_LOCAL);
     auto entry = reinterpret_cast<citytwin_plugin_entry_fn>(dlsym(lib, CITYTWIN_PLUGIN_ENTRY_NAME));
     EXPECT_EQ(entry(CITYTWIN_PLUGIN_ABI_MAJOR + 1), nullptr);
+}
+
+// --- Parsing on its own: regressions from tools/fuzz/fuzz_replay (docs/plugins.md, "Fuzzing") ---
+
+using namespace citytwin::replay;
+
+TEST(ReplayParse, FixedOffsetsAreHoursAndMinutesOfADay) {
+    EXPECT_EQ(parseFixedOffset("+01:00"), 3600);
+    EXPECT_EQ(parseFixedOffset("-05:30"), -19800);
+    EXPECT_EQ(parseFixedOffset("+23:59"), 23 * 3600 + 59 * 60);
+    EXPECT_EQ(parseFixedOffset("UTC"), std::nullopt);
+    // Fuzzer input: the header cell "-25:30t" was taken as an offset of -25.5 h.
+    EXPECT_EQ(parseFixedOffset("-25:30t"), std::nullopt);
+    EXPECT_EQ(parseFixedOffset("+01:75"), std::nullopt);
+    // hh * 3600 overflowed int (undefined behaviour) for large hour counts.
+    EXPECT_EQ(parseFixedOffset("+99999999:00"), std::nullopt);
+    EXPECT_EQ(parseFixedOffset("+-1:00"), std::nullopt);
+}
+
+TEST(ReplayParse, EpochTimesMustBeFinite) {
+    TimeParser p;
+    p.timeFormat = "epoch";
+    EXPECT_EQ(p.parse("1714557600"), 1714557600.0);
+    EXPECT_EQ(p.parse(" 1714557660.5"), 1714557660.5);
+    // Fuzzer input: std::stod reads "NaN…" as NaN, and the row went out with a NaN time.
+    EXPECT_EQ(p.parse("NaN4557599"), std::nullopt);
+    EXPECT_EQ(p.parse("inf"), std::nullopt);
+    EXPECT_EQ(p.parse("-infinity"), std::nullopt);
+    EXPECT_EQ(p.parse("1e400"), std::nullopt); // out of range: stod throws
+}
+
+TEST(ReplayParse, SecondsAndHour24AreChecked) {
+    TimeParser p;
+    p.timeFormat = "dmy";
+    EXPECT_EQ(p.parse("01.01.2024 02:02:21"), 1704074541.0);
+    EXPECT_EQ(p.parse("27.09.2023 24:00"), 1695859200.0); // the day's end: 28.09. 00:00 UTC
+    EXPECT_EQ(p.parse("30.06.2015 23:59:60"), 1435708800.0);
+    // Fuzzer input: the seconds were not checked, "02:2:2144836472" was 68 years later.
+    EXPECT_EQ(p.parse("01.01.2024 02:2:2144836472"), std::nullopt);
+    EXPECT_EQ(p.parse("01.01.2024 02:02:-1"), std::nullopt);
+    EXPECT_EQ(p.parse("27.09.2023 24:30"), std::nullopt);
+    p.timeFormat = "iso";
+    EXPECT_EQ(p.parse("2026-03-01T10:00:00"), 1772359200.0);
+    EXPECT_EQ(p.parse("2026-03-01T10:00:61"), std::nullopt);
+}
+
+TEST(ReplayParse, ReplayDelayIsBounded) {
+    using std::chrono::seconds;
+    EXPECT_EQ(replayDelay(160, 100, 2), seconds(30));
+    EXPECT_EQ(replayDelay(100, 100, 3600), seconds(0));
+    // Fuzzer input: rows at epoch 1.7e17 and 1.7e9 at speed 1 — the difference in nanoseconds
+    // overflowed the steady clock's int64 (undefined behaviour in duration_cast).
+    EXPECT_EQ(replayDelay(1714557720, 171455761714557660.5, 1), -seconds(1000000000));
+    EXPECT_EQ(replayDelay(1e17, 0, 1e-6), seconds(1000000000));
+}
+
+TEST(ReplayParse, CellsAndValues) {
+    EXPECT_EQ(splitRow(R"(DENW200;"'27.09.2023 24:00'";13;-;"4,5")", ';'),
+              (std::vector<std::string>{"DENW200", "27.09.2023 24:00", "13", "-", "4,5"}));
+    EXPECT_EQ(splitRow("a,\"b,c\",d\r", ','), (std::vector<std::string>{"a", "b,c", "d"}));
+    EXPECT_EQ(parseValue("4,5", true), 4.5);
+    EXPECT_EQ(parseValue("4,5", false), std::nullopt);
+    EXPECT_EQ(parseValue("-", false), std::nullopt);
+    EXPECT_EQ(parseValue("inf", false), std::nullopt);
+}
+
+// The same inputs through the plugin: a bad time is a skipped line, a bad offset a refused config.
+TEST(Replay, NonFiniteEpochRowsAreSkippedAndBadOffsetsRefused) {
+    fs::path dir = fs::temp_directory_path() / ("replay-fuzz-" + std::to_string(::getpid()));
+    fs::create_directories(dir);
+    {
+        std::ofstream f(dir / "epoch.csv");
+        f << "t,v\n1714557600,1\nNaN4557599,1\ninf,3\n1714557660,2\n";
+    }
+    TestHost host;
+    play(host, R"({"file": ")" + (dir / "epoch.csv").string() + R"(", "time_format": "epoch",
+                   "sensors": [{"column": "v", "id": "x/v"}]})");
+    ASSERT_EQ(host.observations.size(), 2u);
+    EXPECT_EQ(host.observations[1].time, 1714557660.0);
+    EXPECT_EQ(host.rejected.size(), 2u);
+
+    const citytwin_plugin_api* api = loadReplay();
+    ASSERT_TRUE(api);
+    char error[512] = {};
+    void* r = api->create(&host.api,
+                          (R"({"file": ")" + (dir / "epoch.csv").string() +
+                           R"(", "timezone": "-25:30", "sensors": [{"column": "v"}]})").c_str(),
+                          error, sizeof error);
+    EXPECT_EQ(r, nullptr);
+    EXPECT_NE(std::string(error).find("timezone"), std::string::npos) << error;
+    if (r) api->destroy(r);
+    fs::remove_all(dir);
 }
 
 } // namespace
