@@ -505,3 +505,40 @@ TEST(MobilityModel, MinorRoadYieldsAtMerge) {
     EXPECT_NEAR(majorWait / 200, startLoss, 0.3) << "major vehicles are hardly delayed";
     EXPECT_GT(minorWait / 40, majorWait / 200 + 2.0) << "minor vehicles wait for gaps";
 }
+
+// A road closed while the run goes on (the viewer's or a script's live edit): trips departing
+// afterwards go around it instead of being given up; trips that passed before used it.
+TEST(MobilityModel, LiveClosureReroutesLaterDepartures) {
+    Network net = grid(5, 13.89);
+    // Trips along the bottom row from (0,0) to (4,0): the straight route uses the edge
+    // (2,0)→(3,0); closing it forces a detour through the row above.
+    auto edgeBetween = [&](const std::string& a, const std::string& b) {
+        return *net.findEdge(a + "-" + b);
+    };
+    const uint32_t from = edgeBetween("0/0", "1/0"), to = edgeBetween("3/0", "4/0"),
+                   closed = edgeBetween("2/0", "3/0");
+    Demand demand;
+    demand.types = {carType(CarFollowing::Krauss, 0)};
+    for (int i = 0; i < 10; ++i) {
+        Trip trip;
+        trip.id = "t" + std::to_string(100 + i);
+        trip.departS = i < 5 ? 10.0 * i : 400 + 10.0 * i;
+        trip.fromEdge = from;
+        trip.toEdge = to;
+        demand.trips.push_back(trip);
+    }
+    demand.sortTrips();
+    Simulation sim(net, demand, SimulationOptions{});
+    sim.advance(300);
+    for (uint32_t l = net.edges[closed].firstLane; l < net.edges[closed].firstLane + net.edges[closed].laneCount; ++l)
+        net.lanes[l].allow = 0;
+    sim.runToEnd(2000);
+    for (uint32_t i = 0; i < demand.trips.size(); ++i) {
+        ASSERT_EQ(sim.results()[i].status, TripResult::Status::Arrived) << demand.trips[i].id;
+        const auto& route = sim.route(i);
+        const bool usesClosed = std::find(route.begin(), route.end(), closed) != route.end();
+        EXPECT_EQ(usesClosed, demand.trips[i].departS < 300) << demand.trips[i].id;
+        // Straight: 4 edges; around the closed block: 2 more.
+        EXPECT_EQ(route.size(), demand.trips[i].departS < 300 ? 4u : 6u) << demand.trips[i].id;
+    }
+}

@@ -883,10 +883,20 @@ struct Simulation::Impl {
             }
             auto& route = routes[ti];
             if (!trip.route.empty()) route = trip.route; // else routed ahead by routeAhead()
-            bool usable = !route.empty();
-            for (uint32_t e : route)
-                if (!net.allows(e, vt.vclass)) usable = false;
-            if (!usable) {
+            auto usable = [&] {
+                if (route.empty()) return false;
+                for (uint32_t e : route)
+                    if (!net.allows(e, vt.vclass)) return false;
+                return true;
+            };
+            // A road closed during the run (a live edit): trips routed ahead go around it.
+            if (!usable() && trip.route.empty() && trip.fromEdge != kNone && trip.toEdge != kNone) {
+                Router router(net, vt.vclass, 0);
+                router.setMaxSpeed(vt.maxSpeedMps);
+                if (!travelTimes.empty()) router.setCosts(travelTimes);
+                route = router.route(trip.fromEdge, trip.toEdge).edges;
+            }
+            if (!usable()) {
                 res.status = route.empty() ? TripResult::Status::NoRoute : TripResult::Status::Unusable;
                 (route.empty() ? counts.noRoute : counts.unusable)++;
                 route.clear();
@@ -899,7 +909,8 @@ struct Simulation::Impl {
 
     // Routes every trip that has only an origin and a destination, in parallel, before the
     // first step: the costs do not change during a run, so this equals routing at insertion
-    // and uses every thread. Routes of trips yet to depart are held from the start.
+    // and uses every thread (a closure during the run reroutes at departure, loadDepartures).
+    // Routes of trips yet to depart are held from the start.
     void routeAhead() {
         std::map<std::pair<VClass, float>, std::vector<uint32_t>> groups; // by class and speed cap
         for (uint32_t ti = 0; ti < demand.trips.size(); ++ti) {
