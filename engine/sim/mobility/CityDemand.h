@@ -12,7 +12,7 @@ struct CityDemandOptions {
     double floorAreaPerResidentM2 = 45;  // German average living space per person
     double tripsPerResidentPerDay = 3.1; // MiD 2017: 3.1 trips per person and day
     double scale = 1.0;                  // multiplies the number of trips
-    double fromS = 0, toS = 86400;       // only trips departing in [from, to) seconds of the day
+    double fromS = 0, toS = 86400;       // only trips departing in [from, to) s after the scenario start
     double startOfDayS = 0;              // scenario start as seconds after midnight
     bool allowBus = false;
 };
