@@ -34,12 +34,13 @@ int traffic(const TrafficCommandOptions& o) {
         throw InputError("unknown car-following model '" + o.model + "'", "--model", "use krauss or idm");
     run.progress = !o.quiet;
     const mobility::TrafficRunSummary s = mobility::runTraffic(run);
-    std::printf("trips %zu: arrived %zu, running at the end %zu, not inserted %zu, no route %zu, teleports %zu\n", s.trips,
-                s.arrived, s.running, s.backlog, s.noRoute, s.teleports);
+    std::printf("trips %zu: arrived %zu, running at the end %zu, not inserted %zu, no route %zu, teleports %zu; "
+                "%zu elements skipped on load (see the warnings)\n",
+                s.trips, s.arrived, s.running, s.backlog, s.noRoute, s.teleports, s.skippedOnLoad);
     std::printf("mean trip: %.1f s, %.0f m, %.2f m/s, time loss %.1f s, waiting %.1f s\n", s.meanDurationS,
                 s.meanRouteLengthM, s.meanSpeedMps, s.meanTimeLossS, s.meanWaitingS);
-    std::printf("%.0f s simulated in %.2f s wall: %.0f vehicle-updates/s (%d threads)\n", s.simulatedS, s.wallS,
-                s.updatesPerS, run.threads);
+    std::printf("%.0f s simulated in %.2f s wall: %.0f vehicle-updates/s (%d thread%s)\n", s.simulatedS, s.wallS,
+                s.updatesPerS, run.threads, run.threads == 1 ? "" : "s");
     if (!o.outDir.empty()) std::printf("results: %s (trips.csv, edges.csv, junctions.csv, summary.json)\n", o.outDir.c_str());
     return 0;
 }
