@@ -82,3 +82,12 @@ TEST(SimClock, IsoInstantsAndDurations) {
     EXPECT_EQ(*parseDurationSeconds("2.5"), 2.5);
     EXPECT_FALSE(parseDurationSeconds("soon"));
 }
+
+TEST(SimClock, ClockTimes) {
+    EXPECT_EQ(*parseClockSeconds("06:30"), 6 * 3600 + 30 * 60);
+    EXPECT_EQ(*parseClockSeconds("7:05:09"), 7 * 3600 + 5 * 60 + 9);
+    EXPECT_EQ(*parseClockSeconds("25:00"), 25 * 3600); // the next day
+    EXPECT_EQ(*parseClockSeconds("00:00:30.5"), 30.5);
+    for (const char* bad : {"6", "06:60", "06:30:60", "06:30:", "-1:00", "06:30x", "06:30:1x", "ab:cd", "06:30:-1"})
+        EXPECT_FALSE(parseClockSeconds(bad)) << bad;
+}

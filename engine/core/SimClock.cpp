@@ -1,7 +1,9 @@
 #include "core/SimClock.h"
 
+#include <cctype>
 #include <cmath>
 #include <cstdio>
+#include <cstdlib>
 #include <regex>
 
 namespace ct {
@@ -65,6 +67,19 @@ std::string Instant::iso() const {
                   static_cast<long long>(secs / 60 % 60), static_cast<long long>(secs % 60),
                   offsetMinutes < 0 ? '-' : '+', off / 60, off % 60);
     return buf;
+}
+
+std::optional<double> parseClockSeconds(const std::string& text) {
+    int h = 0, m = 0, consumed = 0;
+    if (std::sscanf(text.c_str(), "%d:%d%n", &h, &m, &consumed) != 2 || h < 0 || m < 0 || m > 59) return std::nullopt;
+    if (text[size_t(consumed)] == '\0') return h * 3600.0 + m * 60.0;
+    if (text[size_t(consumed)] != ':') return std::nullopt;
+    char* end = nullptr;
+    const char* secText = text.c_str() + consumed + 1;
+    double sec = std::strtod(secText, &end);
+    if (end == secText || *end != '\0' || !(sec >= 0 && sec < 60) || !std::isdigit((unsigned char)*secText))
+        return std::nullopt;
+    return h * 3600.0 + m * 60.0 + sec;
 }
 
 std::optional<double> parseDurationSeconds(const std::string& text) {

@@ -17,6 +17,10 @@ struct Instant {
 // a bare local time is ambiguous (CET/CEST), so nullopt is returned for it.
 std::optional<Instant> parseIsoInstant(const std::string& text);
 
+// A clock time "HH:MM" or "HH:MM:SS[.fff]" as seconds after midnight; hours may exceed 23
+// (the next day). nullopt for anything else.
+std::optional<double> parseClockSeconds(const std::string& text);
+
 // "3600", "90s", "45min", "1h", "1.5h", "2d", ISO "PT1H30M", "P1D". Returns seconds.
 std::optional<double> parseDurationSeconds(const std::string& text);
 

@@ -1,6 +1,7 @@
 #include "sim/mobility/Counts.h"
 
 #include "core/Error.h"
+#include "core/SimClock.h"
 #include "sim/mobility/EdgeIndex.h"
 
 #include <cmath>
@@ -18,19 +19,13 @@ double geh(double modelled, double counted) {
 
 namespace {
 
+// Seconds, or a clock time HH:MM[:SS].
 std::optional<double> parseTime(const std::string& s) {
-    if (s.empty()) return std::nullopt;
-    if (s.find(':') == std::string::npos) {
-        char* end = nullptr;
-        double v = std::strtod(s.c_str(), &end);
-        if (end == s.c_str() || *end != '\0' || !std::isfinite(v)) return std::nullopt;
-        return v;
-    }
-    int h = 0, m = 0, sec = 0;
-    char extra = 0;
-    int n = std::sscanf(s.c_str(), "%d:%d:%d%c", &h, &m, &sec, &extra);
-    if (n < 2 || n > 3 || h < 0 || m < 0 || m > 59 || sec < 0 || sec > 59) return std::nullopt;
-    return h * 3600.0 + m * 60.0 + sec;
+    if (s.find(':') != std::string::npos) return parseClockSeconds(s);
+    char* end = nullptr;
+    double v = std::strtod(s.c_str(), &end);
+    if (s.empty() || end == s.c_str() || *end != '\0' || !std::isfinite(v)) return std::nullopt;
+    return v;
 }
 
 std::vector<std::string> splitCsv(const std::string& line) {

@@ -3,6 +3,7 @@
 #include "core/Error.h"
 #include "core/Geometry.h"
 #include "core/Hash.h"
+#include "core/SimClock.h"
 #include "gis/Writers.h"
 #include "sim/YamlReader.h"
 #include "sim/mobility/CityDemand.h"
@@ -44,15 +45,6 @@ double distanceToPolyline(const Vec2& p, std::span<const Vec2> line) {
         best = std::min(best, (p - (line[i - 1] + t * d)).norm());
     }
     return best;
-}
-
-// "06:30", "6:30:15" → seconds after midnight.
-std::optional<double> parseTimeOfDay(const std::string& s) {
-    int h = 0, m = 0, sec = 0;
-    char tail = 0;
-    int n = std::sscanf(s.c_str(), "%d:%d:%d%c", &h, &m, &sec, &tail);
-    if (n < 2 || n > 3 || h < 0 || h > 48 || m < 0 || m > 59 || sec < 0 || sec > 59) return std::nullopt;
-    return h * 3600.0 + m * 60.0 + sec;
 }
 
 struct GenerateSpec {
@@ -215,7 +207,7 @@ void MobilityModule::readConfig(const YAML::Node& b, const YamlReader& y) {
                         y.fail(g["trips_per_resident"], "generate.trips_per_resident must be in (0, 20]", "MiD 2017: 3.1");
                     for (const char* key : {"from", "to"})
                         if (auto t = g[key]) {
-                            auto v = parseTimeOfDay(y.str(t, std::string("generate.") + key));
+                            auto v = parseClockSeconds(y.str(t, std::string("generate.") + key));
                             if (!v) y.fail(t, fmt::format("generate.{} '{}' is not a time of day", key, t.Scalar()), "HH:MM, e.g. 06:00");
                             (std::string(key) == "from" ? s.fromOfDayS : s.toOfDayS) = *v;
                         }

@@ -1,5 +1,6 @@
 // CSV trips (format in Demand.h): one trip per row, edges by id or by coordinates.
 #include "core/Error.h"
+#include "core/SimClock.h"
 #include "sim/mobility/Demand.h"
 #include "sim/mobility/EdgeIndex.h"
 
@@ -57,14 +58,9 @@ std::optional<double> parseNumber(std::string s, char sep) {
 // Seconds, or a clock time HH:MM[:SS] (hours may exceed 23 for the next day).
 std::optional<double> parseDepart(const std::string& s, char sep) {
     if (s.find(':') == std::string::npos) return parseNumber(s, sep);
-    auto parts = split(s, ':');
-    if (parts.size() < 2 || parts.size() > 3) return std::nullopt;
-    auto h = parseNumber(parts[0], sep), m = parseNumber(parts[1], sep);
-    auto sec = parts.size() == 3 ? parseNumber(parts[2], sep) : std::optional<double>(0.0);
-    if (!h || !m || !sec || *h < 0 || *h != std::floor(*h) || *m < 0 || *m >= 60 || *m != std::floor(*m) ||
-        *sec < 0 || *sec >= 60)
-        return std::nullopt;
-    return *h * 3600 + *m * 60 + *sec;
+    std::string clock = s;
+    if (sep == ';') std::replace(clock.begin(), clock.end(), ',', '.'); // decimal comma in the seconds
+    return parseClockSeconds(clock);
 }
 
 std::optional<Mode> parseMode(const std::string& s) {
