@@ -23,7 +23,7 @@ extern "C" {
 #endif
 
 #define CITYTWIN_PLUGIN_ABI_MAJOR 1u /* incompatible changes */
-#define CITYTWIN_PLUGIN_ABI_MINOR 0u /* additions at the end of the tables */
+#define CITYTWIN_PLUGIN_ABI_MINOR 1u /* additions at the end of the tables and structs */
 
 /* One sensor, announced once (again when its metadata changes). */
 typedef struct citytwin_sensor {
@@ -34,6 +34,11 @@ typedef struct citytwin_sensor {
     const char* quantity;  /* "groundwater_level", "pump_running", "river_level", "traffic_count", ... */
     const char* unit;      /* "m", "1", "veh/h", ... */
     double warn_above, alarm_above; /* thresholds, NaN if none */
+    /* ABI minor >= 1 (the host reads it only from plugins whose table says abi_minor >= 1):
+     * further facts as a JSON object, NULL if none. Well-known keys (docs/plugins.md):
+     * "edge" (a road edge id), "heading" (direction of travel counted, degrees, 0 = east,
+     * counter-clockwise), "interval_s" (length of a count interval). At most 4 KiB. */
+    const char* properties_json;
 } citytwin_sensor;
 
 /* One observation of a sensor. Times are seconds since 1970-01-01T00:00:00Z (UTC). */

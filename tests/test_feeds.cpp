@@ -11,6 +11,7 @@
 #include <fmt/format.h>
 #include <gdal_priv.h>
 #include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
 #include <ogrsf_frmts.h>
 #include <sqlite3.h>
 #include <sys/wait.h>
@@ -388,6 +389,43 @@ TEST(SensorStore, ReopenKeepsEverythingAndWalIsActive) {
     EXPECT_EQ(again.insert(std::span<const Observation>(written.data(), 10)).duplicates, 10u);
 }
 
+// A store written by the first schema (no sensors.properties) opens, gains the column and keeps
+// every sensor and observation; properties then round-trip.
+TEST(SensorStore, Version1FileIsUpgradedWithoutLoss) {
+    TempDir dir;
+    auto file = dir / "v1.db";
+    {
+        sqlite3* db = nullptr;
+        ASSERT_EQ(sqlite3_open(file.c_str(), &db), SQLITE_OK);
+        const char* v1 =
+            "PRAGMA journal_mode=WAL;"
+            "CREATE TABLE sensors(id TEXT PRIMARY KEY, feed TEXT NOT NULL, name TEXT, lon REAL, lat REAL, "
+            "elevation REAL, quantity TEXT, unit TEXT, warn_above REAL, alarm_above REAL, source TEXT, updated REAL);"
+            "CREATE TABLE observations(sensor TEXT NOT NULL, phenomenon_time REAL NOT NULL, result_time REAL, "
+            "value REAL NOT NULL, quality INTEGER NOT NULL, dedup_key INTEGER NOT NULL);"
+            "CREATE UNIQUE INDEX observations_dedup ON observations(sensor, dedup_key);"
+            "INSERT INTO sensors VALUES('f:gw', 'f', 'Brunnen', 8.7, 51.7, NULL, 'groundwater_level', 'm', 1.5, "
+            "NULL, 'old 1', 1.7e9);"
+            "INSERT INTO observations VALUES('f:gw', 1.7e9, 1.7e9, 99.25, 0, 7);"
+            "PRAGMA user_version=1;";
+        ASSERT_EQ(sqlite3_exec(db, v1, nullptr, nullptr, nullptr), SQLITE_OK) << sqlite3_errmsg(db);
+        sqlite3_close(db);
+    }
+    SensorStore store(file);
+    auto s = store.sensor("f:gw");
+    ASSERT_TRUE(s);
+    EXPECT_EQ(s->name, "Brunnen");
+    EXPECT_EQ(s->warnAbove, 1.5);
+    EXPECT_EQ(s->properties, "");
+    ASSERT_EQ(store.range("f:gw").size(), 1u);
+    EXPECT_EQ(store.range("f:gw")[0].value, 99.25);
+    EXPECT_EQ(store.insert(std::vector<Observation>{obs("f:gw", 1.7e9, 99.25, 7)}).duplicates, 1u)
+        << "the dedup index survived";
+    s->properties = R"({"edge":"12","heading":90.0})";
+    store.upsertSensor(*s);
+    EXPECT_EQ(SensorStore(file).sensor("f:gw")->properties, s->properties);
+}
+
 TEST(SensorStore, CommittedBatchesSurviveAProcessThatDies) {
     TempDir dir;
     auto file = dir / "crash.db";
@@ -554,6 +592,7 @@ TEST(PluginHost, ExamplePluginSineArrivesInTheStore) {
     EXPECT_EQ(s->feed, "demo");
     EXPECT_EQ(s->quantity, "example_sine");
     EXPECT_EQ(s->source, "example 1.0.0");
+    EXPECT_EQ(nlohmann::json::parse(s->properties), nlohmann::json({{"example", true}})) << "ABI minor 1 properties";
     EXPECT_DOUBLE_EQ(s->lon, 8.75);
     EXPECT_DOUBLE_EQ(s->alarmAbove, 0.95 * amplitude);
     EXPECT_EQ(store.latest("demo:example/sine")->time, rows.back().phenomenonTime);
@@ -650,6 +689,8 @@ TEST(PluginHost, ExceptionsAndGarbageFromAPluginAreContained) {
     std::map<std::string, uint64_t> expect = {
         {"sensor announced without an id", 2},
         {"sensor location out of range (stored without one)", 1},
+        {"sensor properties not a JSON object (stored without)", 1},
+        {"sensor properties longer than 4 KiB (stored without)", 1},
         {"report_status() with an unknown status", 1},
         {"unspecified", 1},
         {"bad frame", 1},
@@ -668,9 +709,28 @@ TEST(PluginHost, ExceptionsAndGarbageFromAPluginAreContained) {
     EXPECT_EQ(rows[1].resultTime, 1010.0);
     EXPECT_EQ(rows[1].quality, 1);
     EXPECT_TRUE(std::isnan(store.sensor("garbage:good")->lon));
+    EXPECT_EQ(store.sensor("garbage:props-list")->properties, "");
+    EXPECT_EQ(store.sensor("garbage:props-huge")->properties, "");
+    EXPECT_EQ(nlohmann::json::parse(store.sensor("garbage:props-ok")->properties),
+              nlohmann::json({{"edge", "12"}, {"heading", 90}}));
     host.stopFeed("tstop");
     EXPECT_EQ(host.status("tstop")->state, FeedState::Error);
     EXPECT_NE(host.status("tstop")->detail.find("stop() threw"), std::string::npos);
+}
+
+// A plugin built for ABI minor 0 has no properties_json in its sensor struct: whatever lies
+// behind the struct must not be read (here it is a valid JSON object, and still ignored).
+TEST(PluginHost, PropertiesAreNotReadFromAnAbiMinor0Plugin) {
+    TempDir dir;
+    SensorStore store(dir / "s.db");
+    FeedHost host(store, pluginOptions());
+    setenv("CITYTWIN_TEST_MINOR0", "1", 1);
+    host.addFeed({"old", "misbehave", R"({"mode": "garbage"})"});
+    unsetenv("CITYTWIN_TEST_MINOR0");
+    host.flush();
+    ASSERT_TRUE(store.sensor("old:props-ok"));
+    EXPECT_EQ(store.sensor("old:props-ok")->properties, "");
+    EXPECT_EQ(host.status("old")->rejectedBy.count("sensor properties not a JSON object (stored without)"), 0u);
 }
 
 TEST(PluginHost, BadFeedConfigIsAnInputError) {

@@ -4,6 +4,7 @@
 // that keeps a basin half dry), with the GeoTIFFs read back through GDAL.
 #include "TestSupport.h"
 #include "core/Error.h"
+#include "feeds/SensorStore.h"
 #include "gis/Gdal.h"
 #include "sim/Runner.h"
 #include "sim/flood/DesignStorm.h"
@@ -200,6 +201,80 @@ TEST_F(FloodScenario, BadFloodInputNamesTheProblem) {
     expectError("    inflows: [{at: [1, 2], hydrograph: [[0, 1]]}]\n", "outside the flood grid");
     expectError("    schem: hllc\n", "unknown key 'schem'");
     expectError("    rain: {intensity_mm_h: .nan}\n", "not a finite number");
+}
+
+// Levels from the sensor store (what the feeds recorded): the run starts from each sensor's
+// newest usable value at the scenario start. Start 2026-02-01T00:00+01:00 = 1769900400 s UTC.
+// The river gauge reads 1.50 m above its zero (99.00 m a.s.l.) two hours before; a reading of
+// bad quality half an hour before and one after the start are not used. So the western
+// strip starts under 100.50 − 100 = 0.50 m of water; the east side is held at 100.20 m by a
+// second gauge, so water flows in there.
+TEST_F(FloodScenario, LevelsFromSensorsAtTheStart) {
+    const double t0 = 1769900400;
+    {
+        feeds::SensorStore store(dir / "sensors.sqlite");
+        for (const char* id : {"gauges:pegel", "gauges:east"}) {
+            feeds::SensorInfo info;
+            info.id = id, info.feed = "gauges", info.quantity = "river_level", info.unit = "m";
+            store.upsertSensor(info);
+        }
+        auto obs = [](const char* sensor, double t, double v, int quality) {
+            feeds::Observation o;
+            o.sensor = sensor, o.phenomenonTime = t, o.value = v, o.quality = quality;
+            return o;
+        };
+        store.insert(std::vector<feeds::Observation>{obs("gauges:pegel", t0 - 7200, 1.5, 0), obs("gauges:pegel", t0 - 1800, 9.9, 2),
+                                                     obs("gauges:pegel", t0 + 600, 7.0, 0), obs("gauges:east", t0 - 3600, 100.2, 1)});
+    }
+    const std::string head = "city: {terrain: dem.tif}\ntime: {start: 2026-02-01T00:00:00+01:00, duration: 1800s}\n"
+                             "modules:\n  flood:\n    sensor_store: sensors.sqlite\n    manning_default: 0.03\n";
+    json k = runYaml("name: sensors\n" + head +
+                         "    boundary: {default: closed, east: {level: {sensor: \"gauges:east\"}}}\n"
+                         "    initial_levels: [{polygon: [[482000, 5730000], [482040, 5730000], [482040, 5730100], [482000, 5730100]],"
+                         " level: {sensor: \"gauges:pegel\", offset: 99.0}}]\n"
+                         "    gauges: [{name: W, at: [482011, 5730051]}, {name: E, at: [482195, 5730051]}]\n",
+                     "sensors");
+    std::ifstream gauges(dir / "sensors" / "flood" / "gauges.csv");
+    std::string header, first, line, last;
+    std::getline(gauges, header);
+    std::getline(gauges, first);
+    while (std::getline(gauges, line)) last = line;
+    auto cell = [&](const std::string& row, const std::string& column) {
+        std::vector<std::string> names, values;
+        std::stringstream h(header), r(row);
+        for (std::string c; std::getline(h, c, ',');) names.push_back(c);
+        for (std::string c; std::getline(r, c, ',');) values.push_back(c);
+        auto at = std::find(names.begin(), names.end(), column) - names.begin();
+        return std::stod(values.at(static_cast<size_t>(at)));
+    };
+    EXPECT_NEAR(cell(first, "W_depth_m"), 0.50, 1e-5) << "1.50 m + 99.00 m − the ground at 100 m";
+    EXPECT_NEAR(cell(first, "E_depth_m"), 0.0, 1e-9);
+    // After 30 min the basin has come to rest at the eastern boundary's level: the western
+    // water (0.5 m × 40 m strip) alone would give 0.1 m, the boundary tops it up to 0.2 m.
+    EXPECT_NEAR(cell(last, "E_level_m"), 100.20, 0.02);
+    EXPECT_NEAR(cell(last, "W_level_m"), 100.20, 0.02);
+    std::ifstream inputs(dir / "sensors" / "flood" / "sensor_inputs.csv");
+    std::stringstream text;
+    text << inputs.rdbuf();
+    EXPECT_NE(text.str().find("gauges:pegel"), std::string::npos) << text.str();
+    EXPECT_NE(text.str().find("2026-01-31T21:00:00"), std::string::npos) << "the reading two hours before: " << text.str();
+
+    // Too old for max_age (the only reading within the hour is of bad quality): a clear error.
+    writeText(dir / "old.yaml", "name: old\n" + head +
+                                    "    initial_levels: [{polygon: [[482000, 5730000], [482040, 5730000], [482040, 5730100]],"
+                                    " level: {sensor: \"gauges:pegel\", max_age: 1h}}]\n");
+    CommandResult r = runCitytwin("run " + (dir / "old.yaml").string() + " --out " + (dir / "old").string());
+    EXPECT_EQ(r.exitCode, 2);
+    EXPECT_NE(r.err.find("no usable value in the 1 h before 2026-01-31T23:00:00"), std::string::npos) << r.err;
+    EXPECT_NE(r.err.find("newest is from 2026-01-31T23:10:00"), std::string::npos) << r.err;
+    // A sensor level without a store, and an unknown sensor.
+    writeText(dir / "nostore.yaml", "name: n\ncity: {terrain: dem.tif}\nmodules:\n  flood:\n"
+                                    "    boundary: {level: {sensor: x}}\n");
+    r = runCitytwin("run " + (dir / "nostore.yaml").string() + " --out " + (dir / "n").string());
+    EXPECT_NE(r.err.find("needs 'sensor_store'"), std::string::npos) << r.err;
+    writeText(dir / "unknown.yaml", "name: u\n" + head + "    boundary: {level: {sensor: \"gauges:nope\"}}\n");
+    r = runCitytwin("run " + (dir / "unknown.yaml").string() + " --out " + (dir / "u").string());
+    EXPECT_NE(r.err.find("no sensor 'gauges:nope'"), std::string::npos) << r.err;
 }
 
 TEST_F(FloodScenario, NodataHoleInTheDomainIsAClearError) {

@@ -9,6 +9,7 @@
 #include "sim/Runner.h"
 #include "sim/mobility/CityNetwork.h"
 #include "sim/mobility/Counts.h"
+#include "feeds/SensorStore.h"
 #include "sim/mobility/MobilityModule.h"
 #include "sim/mobility/Outputs.h"
 
@@ -855,4 +856,121 @@ TEST_F(SmallTown, CountsComparedOnTheBridge) {
     EXPECT_EQ(num(rows.rows[1], "simulated"), enteredSecond);
     EXPECT_NEAR(num(rows.rows[0], "geh_hourly"), geh(enteredFirst * 6, 30 * 6), 1e-6);
     EXPECT_NEAR(num(rows.rows[1], "geh_hourly"), geh(enteredSecond * 6, 0), 1e-6);
+}
+
+// The same bridge detector, fed by the traffic plugin into a sensor store instead of a counts
+// file: placed from the sensor's location (gdaltransform: 476500, 5734000 in EPSG:25832 is
+// 8.659531 E, 51.756402 N) and its "heading" property, hourly flows turned back into counts
+// over "interval_s". The run starts 2026-03-10 07:00+01:00 = 1773122400 s UTC and lasts 30 min.
+TEST_F(SmallTown, CountsFromASensorStore) {
+    const double t0 = 1773122400;
+    {
+        feeds::SensorStore store(dir / "sensors.sqlite");
+        feeds::SensorInfo det;
+        det.id = "traffic:bridge-east";
+        det.feed = "traffic";
+        det.lon = 8.65953107274286;
+        det.lat = 51.7564024405317;
+        det.quantity = "traffic_count";
+        det.unit = "veh/h";
+        det.properties = R"({"heading": 0, "interval_s": 600})";
+        store.upsertSensor(det);
+        feeds::SensorInfo gauge;
+        gauge.id = "gauges:river", gauge.feed = "gauges", gauge.lon = 8.66, gauge.lat = 51.75;
+        gauge.quantity = "river_level";
+        gauge.unit = "m";
+        store.upsertSensor(gauge);
+        auto obs = [](const char* sensor, double t, double v) {
+            feeds::Observation o;
+            o.sensor = sensor;
+            o.phenomenonTime = t;
+            o.value = v;
+            return o;
+        };
+        store.insert(std::vector<feeds::Observation>{
+            obs("traffic:bridge-east", t0 - 600, 50), // before the run
+            obs("traffic:bridge-east", t0, 180),      // 30 vehicles in 10 min
+            obs("traffic:bridge-east", t0 + 600, 0),
+            obs("traffic:bridge-east", t0 + 1200, 60), // 10 vehicles
+            obs("traffic:bridge-east", t0 + 1800, 90), // after the run
+            obs("gauges:river", t0, 99.1)});
+    }
+    writeText(dir / "store.yaml", scenario("    demand: {trips: trips.csv}\n    edge_interval: 600\n"
+                                           "    counts: {store: sensors.sqlite}\n",
+                                           ""));
+    Scenario s = Scenario::fromYaml(dir / "store.yaml");
+    runScenario(s, RunOptions{dir / "out", 1, false, {}});
+    Rows rows = readRows(dir / "out" / "mobility" / "counts_comparison.csv");
+    ASSERT_EQ(rows.rows.size(), 3u) << "the three intervals inside the run; the river gauge is no detector";
+    double entered[3] = {0, 0, 0};
+    for (auto& row : readRows(dir / "out" / "mobility" / "edges.csv").rows)
+        if (row.at("edge_id") == bridge) entered[std::min(2, int(num(row, "interval_begin_s") / 600))] += num(row, "entered");
+    const double counted[3] = {30, 0, 10};
+    for (int k = 0; k < 3; ++k) {
+        EXPECT_EQ(rows.rows[k].at("detector"), "traffic:bridge-east");
+        EXPECT_EQ(rows.rows[k].at("edge_id"), bridge) << "eastbound, as the heading says";
+        EXPECT_NEAR(num(rows.rows[k], "counted"), counted[k], 1e-9);
+        EXPECT_EQ(num(rows.rows[k], "simulated"), entered[k]);
+        EXPECT_NEAR(num(rows.rows[k], "geh_hourly"), geh(entered[k] * 6, counted[k] * 6), 5e-5) << "written with 4 decimals";
+    }
+
+    // No store there: an error that says what to run.
+    writeText(dir / "nostore.yaml", scenario("    demand: {trips: trips.csv}\n    counts: {store: missing.sqlite}\n", ""));
+    Scenario missing = Scenario::fromYaml(dir / "nostore.yaml");
+    try {
+        runScenario(missing, RunOptions{dir / "out2", 1, false, {}});
+        ADD_FAILURE() << "no error for a missing store";
+    } catch (const InputError& e) {
+        EXPECT_NE(std::string(e.what()).find("citytwin feeds"), std::string::npos) << e.what();
+    }
+}
+
+// Units and intervals: vehicles per period ("veh/15min") are counts as they are; an hourly
+// flow without "interval_s" takes the shortest gap between observations; a detector placed by
+// "edge" needs no location; other units and unplaceable sensors are skipped with a reason.
+TEST(MobilityCounts, StoreUnitsAndIntervals) {
+    TempDir dir;
+    feeds::SensorStore store(dir / "s.sqlite");
+    auto sensor = [&](const std::string& id, const std::string& unit, const std::string& props, double lon = NAN) {
+        feeds::SensorInfo s;
+        s.id = id, s.feed = "f", s.lon = lon, s.lat = lon;
+        s.quantity = "traffic_count";
+        s.unit = unit;
+        s.properties = props;
+        store.upsertSensor(s);
+    };
+    sensor("f:q", "veh/15min", R"({"edge": "e1"})");
+    sensor("f:h", "veh/h", R"({"edge": "e2"})");
+    sensor("f:bad-unit", "m", R"({"edge": "e3"})");
+    sensor("f:nowhere", "veh/h", R"({"interval_s": 300})");
+    std::vector<feeds::Observation> rows;
+    for (int k = 0; k < 4; ++k) {
+        feeds::Observation a, b;
+        a.sensor = "f:q", a.phenomenonTime = 1000 + 900 * k, a.value = 25 + k;
+        b.sensor = "f:h", b.phenomenonTime = 1000 + 300 * k * (k == 3 ? 2 : 1), b.value = 120;
+        rows.push_back(a), rows.push_back(b);
+    }
+    store.insert(rows);
+    SkipReport skipped;
+    auto toNet = [](double, double) { return std::optional<Vec2>(); };
+    StoreCounts c = readStoreCounts(store, {}, toNet, 0, 1e9, -1000, skipped);
+    ASSERT_EQ(c.detectors.size(), 2u);
+    EXPECT_EQ(c.detectors[0].edge, "e2"); // sorted by id: f:bad-unit, f:h, f:nowhere, f:q
+    EXPECT_EQ(c.detectors[1].edge, "e1");
+    EXPECT_EQ(skipped.count, 2u);
+    ASSERT_EQ(c.counts.size(), 8u);
+    // f:h: 120 veh/h over 300 s (the shortest gap) = 10 vehicles, clock = utc − 1000.
+    EXPECT_EQ(c.counts[0].detector, "f:h");
+    EXPECT_DOUBLE_EQ(c.counts[0].beginS, 0);
+    EXPECT_DOUBLE_EQ(c.counts[0].endS, 300);
+    EXPECT_DOUBLE_EQ(c.counts[0].vehicles, 10);
+    // f:q: 25..28 vehicles per 15 min, as they are.
+    EXPECT_EQ(c.counts[4].detector, "f:q");
+    EXPECT_DOUBLE_EQ(c.counts[5].beginS, 900);
+    EXPECT_DOUBLE_EQ(c.counts[5].endS, 1800);
+    EXPECT_DOUBLE_EQ(c.counts[5].vehicles, 26);
+    // Only the listed sensors, and a listed one that is not there is reported.
+    SkipReport listed;
+    EXPECT_EQ(readStoreCounts(store, {"f:q", "f:gone"}, toNet, 0, 1e9, 0, listed).detectors.size(), 1u);
+    EXPECT_EQ(listed.count, 1u);
 }

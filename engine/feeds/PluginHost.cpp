@@ -21,6 +21,7 @@ namespace fs = std::filesystem;
 namespace {
 
 constexpr size_t kMaxSensorIdBytes = 256;
+constexpr size_t kMaxPropertiesBytes = 4096;
 constexpr size_t kMaxReasons = 64; // distinct rejection reasons kept per feed
 constexpr size_t kMaxReasonBytes = 200;
 constexpr size_t kMaxLogBytes = 4000;
@@ -331,6 +332,17 @@ void Feed::cAnnounce(void* host, const citytwin_sensor* s) noexcept {
         info.alarmAbove = std::isfinite(s->alarm_above) ? s->alarm_above : kNoValue;
         info.source = feed->source;
         info.updated = nowS();
+        // ABI minor 0 structs end before properties_json: read it only from newer plugins.
+        if (feed->lib->api().abi_minor >= 1 && s->properties_json) {
+            const char* why = nullptr;
+            if (strnlen(s->properties_json, kMaxPropertiesBytes + 1) > kMaxPropertiesBytes)
+                why = "sensor properties longer than 4 KiB (stored without)";
+            else if (auto j = nlohmann::json::parse(s->properties_json, nullptr, false); !j.is_object())
+                why = "sensor properties not a JSON object (stored without)";
+            else
+                info.properties = j.dump();
+            if (why) feed->countRejected(why);
+        }
         std::lock_guard lock(feed->mutex);
         feed->announced.insert(info.id);
         feed->announcements.push_back(std::move(info));

@@ -16,7 +16,8 @@ namespace fs = std::filesystem;
 
 namespace {
 
-constexpr int kSchemaVersion = 1;
+// 1: the first; 2: sensors.properties (a JSON object of further facts, plugin ABI minor 1).
+constexpr int kSchemaVersion = 2;
 constexpr double kMaxAbsTime = 253402300800.0; // year 10000: beyond is a unit mix-up (ms, µs)
 constexpr int64_t kTimeKeyOffset = int64_t(1) << 62;
 
@@ -69,10 +70,11 @@ SensorInfo readSensor(sqlite3_stmt* s) {
     info.alarmAbove = columnDouble(s, 9);
     info.source = columnText(s, 10);
     info.updated = columnDouble(s, 11);
+    info.properties = columnText(s, 12);
     return info;
 }
 constexpr const char* kSensorColumns =
-    "id, feed, name, lon, lat, elevation, quantity, unit, warn_above, alarm_above, source, updated";
+    "id, feed, name, lon, lat, elevation, quantity, unit, warn_above, alarm_above, source, updated, properties";
 
 std::string csvField(const std::string& s) {
     if (s.find_first_of(",\"\r\n") == std::string::npos) return s;
@@ -125,7 +127,13 @@ void SensorStore::createSchema() {
         exec("CREATE TABLE IF NOT EXISTS sensors(id TEXT PRIMARY KEY, feed TEXT NOT NULL, name TEXT, "
              "lon REAL, lat REAL, elevation REAL, quantity TEXT, unit TEXT, warn_above REAL, alarm_above "
              "REAL, "
-             "source TEXT, updated REAL)");
+             "source TEXT, updated REAL, properties TEXT)");
+        bool hasProperties = false; // a version 1 file: add the column, keep every row
+        {
+            Stmt s{prepare("SELECT 1 FROM pragma_table_info('sensors') WHERE name = 'properties'")};
+            hasProperties = sqlite3_step(s) == SQLITE_ROW;
+        }
+        if (!hasProperties) exec("ALTER TABLE sensors ADD COLUMN properties TEXT");
         exec("CREATE TABLE IF NOT EXISTS observations(sensor TEXT NOT NULL, phenomenon_time REAL NOT NULL, "
              "result_time REAL, value REAL NOT NULL, quality INTEGER NOT NULL, dedup_key INTEGER NOT NULL)");
         exec("CREATE UNIQUE INDEX IF NOT EXISTS observations_dedup ON observations(sensor, dedup_key)");
@@ -208,11 +216,11 @@ void SensorStore::upsertSensor(const SensorInfo& info) {
     if (info.id.empty()) throw InputError("a sensor needs an id", file.string());
     std::lock_guard lock(mutex);
     Stmt s{prepare("INSERT INTO sensors(id, feed, name, lon, lat, elevation, quantity, unit, warn_above, "
-                   "alarm_above, source, updated) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12) "
+                   "alarm_above, source, updated, properties) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13) "
                    "ON CONFLICT(id) DO UPDATE SET feed=excluded.feed, name=excluded.name, lon=excluded.lon, "
                    "lat=excluded.lat, elevation=excluded.elevation, quantity=excluded.quantity, "
                    "unit=excluded.unit, warn_above=excluded.warn_above, alarm_above=excluded.alarm_above, "
-                   "source=excluded.source, updated=excluded.updated")};
+                   "source=excluded.source, updated=excluded.updated, properties=excluded.properties")};
     bindText(s, 1, info.id);
     bindText(s, 2, info.feed);
     bindText(s, 3, info.name);
@@ -225,6 +233,7 @@ void SensorStore::upsertSensor(const SensorInfo& info) {
     bindDouble(s, 10, info.alarmAbove);
     bindText(s, 11, info.source);
     bindDouble(s, 12, std::isnan(info.updated) ? nowS() : info.updated);
+    bindText(s, 13, info.properties);
     if (sqlite3_step(s) != SQLITE_DONE) fail("cannot store sensor " + info.id);
     knownSensors.insert(info.id);
 }
@@ -298,6 +307,19 @@ std::optional<TimeValue> SensorStore::latest(const std::string& sensor) const {
     if (rc == SQLITE_ROW) return TimeValue{sqlite3_column_double(s, 0), sqlite3_column_double(s, 1)};
     if (rc != SQLITE_DONE) fail("cannot read the latest observation of " + sensor);
     return std::nullopt;
+}
+
+TimeValue valueAt(const SensorStore& store, const std::string& sensor, double t, double maxAgeS) {
+    if (!store.sensor(sensor))
+        throw InputError("no sensor '" + sensor + "' in the sensor store", store.path().string(),
+                         "check the id (`citytwin feeds SCENARIO` lists the sensors; ids are \"<feed>:<sensor>\")");
+    auto rows = store.range(sensor, t - maxAgeS, t);
+    for (auto r = rows.rbegin(); r != rows.rend(); ++r)
+        if (r->quality < 2) return {r->phenomenonTime, r->value};
+    auto newest = store.latest(sensor);
+    throw InputError(fmt::format("sensor '{}' has no usable value in the {:.4g} h before {}{}", sensor, maxAgeS / 3600,
+                                 isoTime(t), newest ? " (its newest is from " + isoTime(newest->time) + ")" : " (it has none)"),
+                     store.path().string(), "let the feeds run up to the start, or allow older values with max_age");
 }
 
 std::vector<StoredObservation> SensorStore::range(const std::string& sensor, double from, double to) const {
@@ -416,12 +438,12 @@ size_t SensorStore::exportGpkg(const fs::path& gpkg) const {
                 "ORDER BY phenomenon_time DESC, rowid DESC LIMIT 1) "
                 "WHERE s.lon IS NOT NULL AND s.lat IS NOT NULL ORDER BY s.id",
                 "s.id, s.feed, s.name, s.lon, s.lat, s.elevation, s.quantity, s.unit, s.warn_above, "
-                "s.alarm_above, s.source, s.updated")
+                "s.alarm_above, s.source, s.updated, s.properties")
                 .c_str())};
         int rc;
         while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-            Row r{readSensor(s), columnDouble(s, 12), columnDouble(s, 13), -1};
-            if (sqlite3_column_type(s, 14) != SQLITE_NULL) r.quality = sqlite3_column_int64(s, 14);
+            Row r{readSensor(s), columnDouble(s, 13), columnDouble(s, 14), -1};
+            if (sqlite3_column_type(s, 15) != SQLITE_NULL) r.quality = sqlite3_column_int64(s, 15);
             rows.push_back(std::move(r));
         }
         if (rc != SQLITE_DONE) fail("cannot read sensors for the GeoPackage export");
@@ -440,7 +462,8 @@ size_t SensorStore::exportGpkg(const fs::path& gpkg) const {
                        {"state", FieldType::String},
                        {"warn_above", FieldType::Real},
                        {"alarm_above", FieldType::Real},
-                       {"source", FieldType::String}});
+                       {"source", FieldType::String},
+                       {"properties", FieldType::String}});
     for (const Row& r : rows) {
         const SensorInfo& i = r.info;
         bool hasValue = std::isfinite(r.value);
@@ -461,7 +484,8 @@ size_t SensorStore::exportGpkg(const fs::path& gpkg) const {
                                             state,
                                             i.warnAbove,
                                             i.alarmAbove,
-                                            i.source};
+                                            i.source,
+                                            i.properties};
         if (hasValue) values[7] = isoTime(r.time); // no observation yet: NULL time and quality
         if (r.quality >= 0) values[8] = r.quality;
         w.addPoint(Vec2(i.lon, i.lat), values);

@@ -34,6 +34,7 @@ struct SensorInfo {
     double warnAbove = kNoValue, alarmAbove = kNoValue;
     std::string source;        // "<plugin name> <plugin version>"
     double updated = kNoValue; // when the metadata was last written, s since 1970 UTC
+    std::string properties;    // further facts, a JSON object ("" if none): "edge", "heading", "interval_s"
 };
 
 struct TimeValue {
@@ -133,5 +134,10 @@ class SensorStore {
 
 // "2024-05-01T12:00:00.123Z"
 std::string isoTime(double secondsSince1970);
+
+// What a sensor said at time t, for a simulation that starts from it: its newest observation
+// of good or suspect quality in [t − maxAgeS, t]. Throws InputError naming the sensor and the
+// store when there is none (and when the sensor is unknown), with its newest time if any.
+TimeValue valueAt(const SensorStore& store, const std::string& sensor, double t, double maxAgeS);
 
 } // namespace ct::feeds

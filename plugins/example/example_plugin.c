@@ -241,6 +241,7 @@ static int ex_start(void* instance, char* error, size_t error_size) {
     s.unit = "1";
     s.warn_above = 0.8 * ex->amplitude;
     s.alarm_above = 0.95 * ex->amplitude;
+    s.properties_json = "{\"example\": true}"; /* ABI minor 1: further facts as a JSON object, or NULL */
     ex->host.announce_sensor(ex->host.host, &s); /* announce before the first observation */
     ex->stop_requested = 0;
     if (pthread_create(&ex->thread, NULL, run, ex) != 0) {

@@ -45,6 +45,15 @@ void publishGarbage(const citytwin_host_api& h) {
     h.announce_sensor(h.host, &noId);
     citytwin_sensor s{"good", nullptr, 500.0, 51.7, nan, nullptr, nullptr, nan, nan}; // lon out of range
     h.announce_sensor(h.host, &s);
+    // Properties (ABI minor 1): not an object, too long, and a good one.
+    citytwin_sensor list{"props-list", nullptr, nan, nan, nan, "q", "u", nan, nan, "[1, 2]"};
+    h.announce_sensor(h.host, &list);
+    std::string big = "{\"x\": \"" + std::string(5000, 'a') + "\"}";
+    citytwin_sensor huge{"props-huge", nullptr, nan, nan, nan, "q", "u", nan, nan, big.c_str()};
+    h.announce_sensor(h.host, &huge);
+    citytwin_sensor placed{"props-ok", nullptr, nan, nan, nan, "traffic_count", "veh/h", nan, nan,
+                           R"({"edge": "12", "heading": 90})"};
+    h.announce_sensor(h.host, &placed);
     h.log(h.host, CITYTWIN_LOG_WARN, nullptr);
     h.log(h.host, static_cast<citytwin_log_level>(42), "odd level");
     h.report_status(h.host, static_cast<citytwin_status>(99), "no such status");
@@ -87,10 +96,14 @@ void destroy(void* p) {
 
 const citytwin_plugin_api api = {
     CITYTWIN_PLUGIN_ABI_MAJOR, CITYTWIN_PLUGIN_ABI_MINOR, "misbehave", "0.1", create, start, stop, destroy};
+// The same plugin claiming ABI minor 0: the host must not read properties_json from it.
+const citytwin_plugin_api apiMinor0 = {CITYTWIN_PLUGIN_ABI_MAJOR, 0, "misbehave", "0.1", create, start, stop, destroy};
 
 } // namespace
 
-// Refuses the host (returns NULL) when CITYTWIN_TEST_REFUSE is set, to test that path.
+// Refuses the host (returns NULL) when CITYTWIN_TEST_REFUSE is set, to test that path;
+// claims ABI minor 0 when CITYTWIN_TEST_MINOR0 is set.
 extern "C" __attribute__((visibility("default"))) const citytwin_plugin_api* citytwin_plugin_entry(uint32_t) {
-    return std::getenv("CITYTWIN_TEST_REFUSE") ? nullptr : &api;
+    if (std::getenv("CITYTWIN_TEST_REFUSE")) return nullptr;
+    return std::getenv("CITYTWIN_TEST_MINOR0") ? &apiMinor0 : &api;
 }

@@ -1,6 +1,7 @@
 #include "sim/flood/FloodModule.h"
 
 #include "core/Error.h"
+#include "feeds/SensorStore.h"
 #include "gis/Writers.h"
 #include "sim/flood/DesignStorm.h"
 
@@ -51,7 +52,9 @@ struct Polygon {
 // Reads a module block's YAML; `where` is "file:line" of the block, messages name the line.
 class Yaml : public YamlReader {
 public:
-    explicit Yaml(const std::string& where) : YamlReader(where.substr(0, where.rfind(':')), {}, where) {}
+    // Paths (sensor_store) relative to the scenario's folder.
+    explicit Yaml(const std::string& where)
+        : YamlReader(where.substr(0, where.rfind(':')), fs::path(where.substr(0, where.rfind(':'))).parent_path(), where) {}
     // [[t, value], ...] with sorted times.
     void series(const YAML::Node& n, const std::string& key, std::vector<double>& ts, std::vector<double>& vs) const {
         if (!n.IsSequence() || n.size() == 0) fail(n, "'" + key + "' must be a list of [time_s, value] pairs");
@@ -117,6 +120,19 @@ private:
     void addInflow(const InflowSpec& inflow);
     std::vector<InflowSpec> inflowSpecs;
     std::vector<std::pair<std::vector<Vec2>, double>> initialLevels; // polygon, level
+    // Levels read from a sensor store when the run starts (`level: {sensor: ID}`): what the
+    // river gauge says at the scenario start becomes the initial or boundary water level.
+    struct SensorLevel {
+        std::string sensor, use;  // use: "initial_levels[2]", "boundary east", ...
+        double offsetM = 0;       // added to the value (gauge zero, datum)
+        double maxAgeS = 86400;   // the newest value may be this old at the start
+        std::function<void(double)> apply;
+        double time = NAN, value = NAN; // what was read (sensor_inputs.csv)
+    };
+    std::vector<SensorLevel> sensorLevels;
+    fs::path sensorStore;
+    // A level: a number, or {sensor: ID, offset: m, max_age: duration} set when the run starts.
+    double level(const Yaml& y, const YAML::Node& n, const std::string& use, std::function<void(double)> apply);
     std::vector<Gauge> gauges;
     // Edits, applied to the grid in start().
     struct Barrier {
@@ -218,6 +234,23 @@ void FloodModule::forCellsOnLine(const std::vector<Vec2>& line, double widthM, F
     }
 }
 
+double FloodModule::level(const Yaml& y, const YAML::Node& n, const std::string& use, std::function<void(double)> apply) {
+    if (!n.IsMap()) return y.number(n, "level");
+    y.checkKeys(n, "level", {"sensor", "offset", "max_age"});
+    if (!n["sensor"]) y.fail(n, "a level is a number (m) or {sensor: ID} from the sensor store");
+    if (sensorStore.empty())
+        y.fail(n, "a level from a sensor needs 'sensor_store' in the flood block",
+               "sensor_store: ../out/NAME/feeds/sensors.sqlite (written by `citytwin feeds`)");
+    SensorLevel s;
+    s.sensor = y.str(n["sensor"], "sensor");
+    s.use = use;
+    if (n["offset"]) s.offsetM = y.number(n["offset"], "offset");
+    if (n["max_age"]) s.maxAgeS = y.duration(n["max_age"], "max_age");
+    s.apply = std::move(apply);
+    sensorLevels.push_back(std::move(s));
+    return NAN; // set by start()
+}
+
 void FloodModule::configure(const YAML::Node& block, const std::string& whereIn, const CityModel& cityIn) {
     city = &cityIn;
     where = whereIn;
@@ -225,7 +258,13 @@ void FloodModule::configure(const YAML::Node& block, const std::string& whereIn,
     YAML::Node b = block.IsNull() ? YAML::Node(YAML::NodeType::Map) : block;
     y.checkKeys(b, "flood", {"scheme", "second_order", "cell_size", "buildings", "building_raise", "manning_default", "boundary",
                         "rain", "losses", "inflows", "initial_levels", "gauges", "gauge_interval",
-                        "snapshot_interval", "cfl", "max_dt"});
+                        "snapshot_interval", "cfl", "max_dt", "sensor_store"});
+    if (auto st = b["sensor_store"]) {
+        sensorStore = y.path(st, "sensor_store", false); // `citytwin feeds` may write it later
+        if (!fs::exists(sensorStore))
+            y.fail(st, "no sensor store at " + sensorStore.string(),
+                   "run `citytwin feeds SCENARIO` first (it writes DIR/feeds/sensors.sqlite)");
+    }
     if (city->terrain.empty())
         y.fail(b, "the flood module needs terrain", "set city.terrain to a DEM (GeoTIFF, ASCII grid, XYZ)");
     if (auto s = b["scheme"]) {
@@ -256,7 +295,8 @@ void FloodModule::configure(const YAML::Node& block, const std::string& whereIn,
     if (options.cfl <= 0 || options.cfl > 0.5) y.fail(b["cfl"], "cfl must be in (0, 0.5]");
     if (b["max_dt"]) options.maxDtS = y.duration(b["max_dt"], "max_dt");
     if (auto bd = b["boundary"]) {
-        auto parse = [&](const YAML::Node& n) {
+        // Sets the sides from one boundary value; a level from a sensor is set into them by start().
+        auto set = [&](const YAML::Node& n, std::vector<Boundary*> sides, const std::string& use) {
             Boundary out;
             if (n.IsScalar()) {
                 std::string v = n.Scalar();
@@ -265,19 +305,25 @@ void FloodModule::configure(const YAML::Node& block, const std::string& whereIn,
                 else y.fail(n, "boundary must be closed, open or {level: m}");
             } else if (n.IsMap() && n["level"]) {
                 out.kind = BoundaryKind::Level;
-                out.levelM = y.number(n["level"], "level");
+                out.levelM = level(y, n["level"], use, [sides](double v) {
+                    for (Boundary* side : sides) side->levelM = v;
+                });
             } else y.fail(n, "boundary must be closed, open or {level: m}");
-            return out;
+            for (Boundary* side : sides) *side = out;
         };
         if (bd.IsMap() && !bd["level"]) {
             y.checkKeys(bd, "boundary", {"default", "west", "east", "south", "north"});
-            Boundary def = bd["default"] ? parse(bd["default"]) : Boundary{};
-            options.west = bd["west"] ? parse(bd["west"]) : def;
-            options.east = bd["east"] ? parse(bd["east"]) : def;
-            options.south = bd["south"] ? parse(bd["south"]) : def;
-            options.north = bd["north"] ? parse(bd["north"]) : def;
+            std::vector<Boundary*> byDefault;
+            for (auto [side, name] : {std::pair{&options.west, "west"}, {&options.east, "east"}, {&options.south, "south"},
+                                      {&options.north, "north"}}) {
+                if (bd[name]) set(bd[name], {side}, std::string("boundary ") + name);
+                else byDefault.push_back(side);
+            }
+            if (bd["default"]) set(bd["default"], byDefault, "boundary default");
+            else
+                for (Boundary* side : byDefault) *side = Boundary{};
         } else {
-            options.west = options.east = options.south = options.north = parse(bd);
+            set(bd, {&options.west, &options.east, &options.south, &options.north}, "boundary");
         }
     }
     if (auto r = b["rain"]) {
@@ -362,7 +408,9 @@ void FloodModule::configure(const YAML::Node& block, const std::string& whereIn,
             y.checkKeys(e, "initial level", {"polygon", "level"});
             auto ring = y.points(e["polygon"], "polygon", 3);
             for (auto& p : ring) p -= origin;
-            initialLevels.emplace_back(ring, y.number(e["level"], "level"));
+            const size_t k = initialLevels.size();
+            initialLevels.emplace_back(ring, level(y, e["level"], fmt::format("initial_levels[{}]", k),
+                                                   [this, k](double v) { initialLevels[k].second = v; }));
         }
     }
     if (auto gs = b["gauges"]) {
@@ -588,7 +636,21 @@ void FloodModule::applyToRunningSolver(const std::string& type) {
     }
 }
 
-void FloodModule::start(const RunContext&) {
+void FloodModule::start(const RunContext& ctx) {
+    if (!sensorLevels.empty()) {
+        // What the sensors say at the scenario start, read now: a store fed while the scenario
+        // was being set up counts.
+        feeds::SensorStore store(sensorStore);
+        const double t0 = double(ctx.scenario.start.utcSeconds);
+        for (SensorLevel& s : sensorLevels) {
+            feeds::TimeValue v = feeds::valueAt(store, s.sensor, t0, s.maxAgeS);
+            s.time = v.time;
+            s.value = v.value + s.offsetM;
+            s.apply(s.value);
+            spdlog::info("flood: {} = {:.3f} m from sensor {} at {} ({:.0f} min before the start)", s.use, s.value,
+                         s.sensor, feeds::isoTime(v.time), (t0 - v.time) / 60);
+        }
+    }
     solver = std::make_unique<FloodSolver>(spec, options);
     std::vector<float> bed = bedInitial;
     sealedNow = sealed;
@@ -769,6 +831,15 @@ void FloodModule::writeOutputs(const fs::path& dir) {
     writeGrid(dir / "max_hazard.tif", solver->maxHazard());
     writeGrid(dir / "arrival_time.tif", solver->arrivalTimeS());
     for (auto& [t, depth] : snapshots) writeGrid(dir / fmt::format("depth_{:06.0f}s.tif", t), depth);
+
+    if (!sensorLevels.empty()) {
+        // Which sensor values the run started from.
+        gis::CsvWriter csv(dir / "sensor_inputs.csv", {"use", "sensor", "time", "value_m"});
+        for (const SensorLevel& s : sensorLevels) {
+            csv << s.use << s.sensor << feeds::isoTime(s.time) << s.value;
+            csv.endRow();
+        }
+    }
 
     std::vector<std::string> header = {"time_s"};
     for (auto& g : gauges)

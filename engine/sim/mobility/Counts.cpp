@@ -2,8 +2,12 @@
 
 #include "core/Error.h"
 #include "core/SimClock.h"
+#include "feeds/SensorStore.h"
 #include "sim/mobility/EdgeIndex.h"
 
+#include <nlohmann/json.hpp>
+
+#include <algorithm>
 #include <cmath>
 #include <fstream>
 #include <numbers>
@@ -67,6 +71,83 @@ std::vector<Count> readCountsCsv(const std::filesystem::path& file, SkipReport& 
         counts.push_back({cells[0], *b, *e, n});
     }
     return counts;
+}
+
+namespace {
+
+// "veh/h" → 3600 (an hourly flow); "veh/15min", "veh/300s", "veh/1h", "veh/d" → that period
+// in seconds; nullopt when the unit is not a count of vehicles per time.
+std::optional<double> countPeriodS(const std::string& unit) {
+    if (unit.rfind("veh/", 0) != 0) return std::nullopt;
+    std::string rest = unit.substr(4);
+    size_t digits = 0;
+    while (digits < rest.size() && (std::isdigit(static_cast<unsigned char>(rest[digits])) || rest[digits] == '.')) ++digits;
+    double n = digits ? std::strtod(rest.substr(0, digits).c_str(), nullptr) : 1.0;
+    const std::string per = rest.substr(digits);
+    const double seconds = per == "s" ? 1 : per == "min" ? 60 : per == "h" ? 3600 : per == "d" ? 86400 : 0;
+    if (!(n > 0) || seconds == 0) return std::nullopt;
+    return n * seconds;
+}
+
+} // namespace
+
+StoreCounts readStoreCounts(const feeds::SensorStore& store, const std::vector<std::string>& sensors,
+                            const LonLatToNetwork& toNetwork, double fromUtc, double toUtc, double clockAtEpoch,
+                            SkipReport& skipped) {
+    StoreCounts out;
+    std::vector<feeds::SensorInfo> chosen;
+    if (sensors.empty()) {
+        for (auto& s : store.sensors())
+            if (s.quantity == "traffic_count") chosen.push_back(s);
+    } else {
+        for (const auto& id : sensors) {
+            if (auto s = store.sensor(id)) chosen.push_back(*s);
+            else skipped.add("sensor '" + id + "': not in the store " + store.path().string());
+        }
+    }
+    for (const auto& s : chosen) {
+        const std::string who = "sensor '" + s.id + "'";
+        auto period = countPeriodS(s.unit);
+        if (!period) {
+            skipped.add(who + ": unit '" + s.unit + "' is not vehicles per time (veh/h, veh/15min, ...)");
+            continue;
+        }
+        nlohmann::json props = nlohmann::json::parse(s.properties.empty() ? "{}" : s.properties, nullptr, false);
+        if (!props.is_object()) props = nlohmann::json::object();
+        DetectorPlacement d{s.id, "", std::nullopt, std::nullopt};
+        if (props.contains("edge") && props["edge"].is_string()) d.edge = props["edge"].get<std::string>();
+        else if (props.contains("edge") && props["edge"].is_number_integer()) d.edge = std::to_string(props["edge"].get<int64_t>());
+        if (props.contains("heading") && props["heading"].is_number()) d.headingDeg = props["heading"].get<double>();
+        if (d.edge.empty()) {
+            if (std::isfinite(s.lon) && std::isfinite(s.lat)) d.point = toNetwork(s.lon, s.lat);
+            if (!d.point) {
+                skipped.add(who + ": neither an 'edge' property nor a usable location");
+                continue;
+            }
+        }
+        const auto rows = store.range(s.id, fromUtc, toUtc);
+        // The interval: stated, else the unit's period when the unit is per period, else the
+        // shortest gap between observations.
+        double interval = 0;
+        if (props.contains("interval_s") && props["interval_s"].is_number()) interval = props["interval_s"].get<double>();
+        else if (s.unit != "veh/h") interval = *period;
+        else
+            for (size_t i = 1; i < rows.size(); ++i) {
+                const double gap = rows[i].phenomenonTime - rows[i - 1].phenomenonTime;
+                if (gap > 0 && (interval == 0 || gap < interval)) interval = gap;
+            }
+        if (!(interval > 0)) {
+            skipped.add(who + ": the count interval is unknown (give the 'interval_s' property)");
+            continue;
+        }
+        out.detectors.push_back(d);
+        for (const auto& r : rows) {
+            if (r.phenomenonTime + interval > toUtc) continue; // an interval not wholly inside
+            out.counts.push_back({s.id, clockAtEpoch + r.phenomenonTime, clockAtEpoch + r.phenomenonTime + interval,
+                                  r.value * interval / *period});
+        }
+    }
+    return out;
 }
 
 std::vector<uint32_t> placeDetectors(const Network& net, const std::vector<DetectorPlacement>& detectors,

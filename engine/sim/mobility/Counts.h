@@ -9,9 +9,14 @@
 #include "sim/mobility/Simulation.h"
 
 #include <filesystem>
+#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
+
+namespace ct::feeds {
+class SensorStore;
+}
 
 namespace ct::mobility {
 
@@ -34,6 +39,24 @@ struct Count {
 // Long CSV with a header: detector,begin,end,count — begin/end in seconds of the simulation
 // clock or HH:MM[:SS]. Bad rows are skipped with "file:line: reason".
 std::vector<Count> readCountsCsv(const std::filesystem::path& file, SkipReport& skipped);
+
+// Detectors and counts from a sensor store (docs/plugins.md, the traffic plugin).
+struct StoreCounts {
+    std::vector<DetectorPlacement> detectors; // id = the store's sensor id
+    std::vector<Count> counts;
+};
+// Converts a WGS84 location to the network frame; nullopt if it cannot.
+using LonLatToNetwork = std::function<std::optional<Vec2>(double lon, double lat)>;
+// Every sensor of quantity traffic_count (or only `sensors`, when given) with observations in
+// [fromUtc, toUtc) (s since 1970). A detector is placed by its properties' "edge", else by its
+// location and "heading" (degrees, 0 = east, counter-clockwise). A value is a flow: unit
+// "veh/h", or vehicles per period "veh/15min", "veh/300s", "veh/1h"; its interval begins at the
+// phenomenon time and lasts the properties' "interval_s" (else the period of the unit, else
+// the shortest gap between the sensor's observations). Counts come out on the simulation
+// clock: clock = clockAtEpoch + utc. Sensors that cannot be used go to `skipped`.
+StoreCounts readStoreCounts(const feeds::SensorStore& store, const std::vector<std::string>& sensors,
+                            const LonLatToNetwork& toNetwork, double fromUtc, double toUtc, double clockAtEpoch,
+                            SkipReport& skipped);
 
 // Edge of each placement (kNone where nothing matches; the reason goes to `skipped`).
 std::vector<uint32_t> placeDetectors(const Network& net, const std::vector<DetectorPlacement>& detectors,

@@ -3,7 +3,9 @@
 #include "core/Error.h"
 #include "core/Geometry.h"
 #include "core/Hash.h"
+#include "core/Geo.h"
 #include "core/SimClock.h"
+#include "feeds/SensorStore.h"
 #include "gis/Writers.h"
 #include "sim/YamlReader.h"
 #include "sim/mobility/CityDemand.h"
@@ -66,8 +68,10 @@ struct Config {
     double edgeIntervalS = 900;
     double fcdIntervalS = 0; // 0: no fcd.csv
     Co2Factors co2;
-    // Detector counts to compare with (calibration, GEH): a counts CSV and where each detector is.
-    fs::path countsFile;
+    // Detector counts to compare with (calibration, GEH): a counts CSV and where each detector
+    // is, or a sensor store the traffic plugin fed (placements from the sensors' properties).
+    fs::path countsFile, countsStore;
+    std::vector<std::string> countsSensors; // from the store; empty: every traffic_count sensor
     struct Detector {
         std::string id, edge;
         std::optional<Vec2> worldPoint; // the city's CRS
@@ -136,6 +140,7 @@ private:
     bool started = false;
     uint64_t seed = 1;
     double durationS = 0, startOfDayS = 0;
+    double startUtc = 0; // the scenario start, s since 1970
     int threads = 1;
     Demand demand;         // as configured plus demand edits (written as demand.trips.xml)
     Demand runDemand;      // the same trips, routes fixed by the assignment where it chose so
@@ -156,11 +161,27 @@ void MobilityModule::configure(const YAML::Node& block, const std::string& where
 }
 
 // counts: {file: counts.csv, detectors: [{id, edge: ID} | {id, near: [x, y], heading: deg}]}
+//     or {store: sensors.sqlite, sensors: [ids], detectors: [...]}: the detectors' placement
+//     from the store's properties unless listed under detectors.
 void MobilityModule::readCounts(const YAML::Node& c, const YamlReader& y) {
-    y.checkKeys(c, "counts", {"file", "detectors"});
-    if (!c["file"] || !c["detectors"] || !c["detectors"].IsSequence())
-        y.fail(c, "counts needs 'file' (detector,begin,end,count) and a list of 'detectors'");
-    cfg.countsFile = y.path(c["file"], "counts.file");
+    y.checkKeys(c, "counts", {"file", "detectors", "store", "sensors"});
+    if (bool(c["file"]) == bool(c["store"]))
+        y.fail(c, "counts needs either 'file' (detector,begin,end,count) or 'store' (a sensor store, docs/plugins.md)");
+    if (c["file"] && (!c["detectors"] || !c["detectors"].IsSequence()))
+        y.fail(c, "counts from a file need a list of 'detectors'");
+    if (c["file"]) cfg.countsFile = y.path(c["file"], "counts.file");
+    if (c["store"]) {
+        cfg.countsStore = y.path(c["store"], "counts.store", false); // `citytwin feeds` may write it later
+        if (!fs::exists(cfg.countsStore))
+            y.fail(c["store"], "no sensor store at " + cfg.countsStore.string(),
+                   "run `citytwin feeds SCENARIO` first (it writes DIR/feeds/sensors.sqlite)");
+        if (auto list = c["sensors"]) {
+            if (!list.IsSequence()) y.fail(list, "'sensors' is a list of sensor ids of the store");
+            for (const auto& id : list) cfg.countsSensors.push_back(y.str(id, "sensor"));
+        }
+    } else if (c["sensors"]) {
+        y.fail(c["sensors"], "'sensors' goes with 'store'");
+    }
     for (const auto& d : c["detectors"]) {
         y.checkKeys(d, "detector", {"id", "edge", "near", "heading"});
         Config::Detector det;
@@ -895,6 +916,7 @@ void MobilityModule::start(const RunContext& ctx) {
     seed = ctx.seed;
     durationS = ctx.scenario.durationS;
     threads = cfg.threads > 0 ? cfg.threads : std::max(1, ctx.threads);
+    startUtc = double(ctx.scenario.start.utcSeconds);
     int64_t local = ctx.scenario.start.utcSeconds + int64_t(ctx.scenario.start.offsetMinutes) * 60;
     startOfDayS = double(((local % 86400) + 86400) % 86400);
     demand = buildDemand();
@@ -989,7 +1011,7 @@ void MobilityModule::writeOutputs(const fs::path& dir) {
         }
     }
     writeSumoTrips(dir / "demand.trips.xml", net, demand);
-    if (!cfg.countsFile.empty()) writeCountComparison(dir);
+    if (!cfg.countsFile.empty() || !cfg.countsStore.empty()) writeCountComparison(dir);
 }
 
 // counts_comparison.csv: each detector's counts against the vehicles the simulation let onto
@@ -997,16 +1019,39 @@ void MobilityModule::writeOutputs(const fs::path& dir) {
 // of edge_interval within the run.
 void MobilityModule::writeCountComparison(const fs::path& dir) {
     SkipReport skipped;
-    std::vector<Count> counts = readCountsCsv(cfg.countsFile, skipped);
-    for (Count& c : counts) {
-        c.beginS = beginS + (c.beginS - startOfDayS);
-        c.endS = beginS + (c.endS - startOfDayS);
-    }
+    std::vector<Count> counts;
     std::vector<DetectorPlacement> placements;
+    if (!cfg.countsFile.empty()) {
+        counts = readCountsCsv(cfg.countsFile, skipped);
+        for (Count& c : counts) {
+            c.beginS = beginS + (c.beginS - startOfDayS);
+            c.endS = beginS + (c.endS - startOfDayS);
+        }
+    } else {
+        feeds::SensorStore store(cfg.countsStore);
+        // A network without a CRS (a SUMO net without projection) places detectors by edge only.
+        std::optional<Reprojector> fromWgs84;
+        if (!world.crs.empty()) fromWgs84.emplace(Crs::fromEpsg(4326), world.crs);
+        auto toNetwork = [&](double lon, double lat) -> std::optional<Vec2> {
+            if (!fromWgs84) return std::nullopt;
+            try {
+                return fromWgs84->apply(Vec2(lon, lat)) - world.offset;
+            } catch (const InputError&) {
+                return std::nullopt;
+            }
+        };
+        StoreCounts fromStore = readStoreCounts(store, cfg.countsSensors, toNetwork, startUtc, startUtc + durationS,
+                                                beginS - startUtc, skipped);
+        counts = std::move(fromStore.counts);
+        placements = std::move(fromStore.detectors);
+    }
+    // Detectors listed in the scenario are placed as listed (they override a store's properties).
     for (const auto& d : cfg.detectors) {
         DetectorPlacement p{d.id, d.edge, std::nullopt, d.headingDeg};
         if (d.worldPoint) p.point = *d.worldPoint - world.offset;
-        placements.push_back(p);
+        auto same = std::find_if(placements.begin(), placements.end(), [&](auto& q) { return q.id == d.id; });
+        if (same != placements.end()) *same = p;
+        else placements.push_back(p);
     }
     const auto edges = placeDetectors(net, placements, skipped);
     const auto rows = compareCounts(net, placements, edges, counts, sim->edgeSamples(), sim->intervalS(), beginS);
@@ -1017,7 +1062,8 @@ void MobilityModule::writeCountComparison(const fs::path& dir) {
 
 Kpis MobilityModule::kpis() const {
     Kpis k = sim ? mobilityKpis(runDemand, sim->results(), cfg.co2) : mobilityKpis(runDemand, {}, cfg.co2);
-    if (!cfg.countsFile.empty()) k.push_back({"counts_geh_below_5_share", countsGehShare, ""});
+    if (!cfg.countsFile.empty() || !cfg.countsStore.empty())
+        k.push_back({"counts_geh_below_5_share", countsGehShare, ""});
     return k;
 }
 
