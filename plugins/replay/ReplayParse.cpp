@@ -4,13 +4,59 @@
 // daylight-saving rule.
 #include "ReplayParse.h"
 
+#include <nlohmann/json.hpp>
+
 #include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
+#include <sstream>
+#include <stdexcept>
 
 namespace citytwin::replay {
+
+namespace {
+
+std::optional<std::vector<std::string>> recordCells(const nlohmann::json& record, const std::vector<std::string>& keys) {
+    if (!record.is_object()) return std::nullopt;
+    std::vector<std::string> cells;
+    for (const std::string& k : keys) {
+        auto it = record.find(k);
+        if (it == record.end() || it->is_null()) cells.emplace_back();
+        else if (it->is_string()) cells.push_back(it->get<std::string>());
+        else if (it->is_number()) {
+            char buf[40];
+            std::snprintf(buf, sizeof buf, "%.17g", it->get<double>());
+            cells.emplace_back(buf);
+        } else cells.push_back(it->dump()); // true, [..]: not a value, parseValue refuses it
+    }
+    return cells;
+}
+
+} // namespace
+
+std::vector<std::optional<std::vector<std::string>>> jsonRecords(const std::string& text,
+                                                                 const std::vector<std::string>& keys) {
+    std::vector<std::optional<std::vector<std::string>>> rows;
+    size_t first = text.find_first_not_of(" \t\r\n");
+    if (first != std::string::npos && text[first] == '[') {
+        nlohmann::json all = nlohmann::json::parse(text, nullptr, false);
+        if (all.is_discarded() || !all.is_array()) throw std::runtime_error("not a JSON array of records");
+        for (const auto& record : all) rows.push_back(recordCells(record, keys));
+        return rows;
+    }
+    std::istringstream in(text);
+    size_t parsed = 0;
+    for (std::string line; std::getline(in, line);) {
+        if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
+        nlohmann::json record = nlohmann::json::parse(line, nullptr, false);
+        if (!record.is_discarded()) ++parsed;
+        rows.push_back(record.is_discarded() ? std::nullopt : recordCells(record, keys));
+    }
+    if (parsed == 0) throw std::runtime_error("neither a JSON array of records nor JSON Lines");
+    return rows;
+}
 
 int64_t daysFromCivil(int64_t y, unsigned m, unsigned d) {
     y -= m <= 2;
@@ -113,9 +159,34 @@ std::optional<double> TimeParser::parse(const std::string& s) {
             return std::nullopt;
         }
     }
-    bool ok = timeFormat == "dmy"
-                  ? std::sscanf(s.c_str(), "%d.%d.%d %d:%d:%d", &d, &mo, &y, &h, &mi, &sec) >= 5
-                  : std::sscanf(s.c_str(), "%d-%d-%d%*[T ]%d:%d:%d", &y, &mo, &d, &h, &mi, &sec) >= 5;
+    bool ok = false;
+    std::optional<int> stated; // an ISO time's own offset ("Z", "+01:00", "+0100") wins over `timezone`
+    double fraction = 0;
+    if (timeFormat == "dmy") {
+        ok = std::sscanf(s.c_str(), "%d.%d.%d %d:%d:%d", &d, &mo, &y, &h, &mi, &sec) >= 5;
+    } else {
+        int used = 0;
+        ok = std::sscanf(s.c_str(), "%d-%d-%d%*[T ]%d:%d%n", &y, &mo, &d, &h, &mi, &used) >= 5 && used > 0;
+        if (ok) {
+            size_t at = size_t(used);
+            int more = 0;
+            if (at < s.size() && s[at] == ':' && std::sscanf(s.c_str() + at, ":%d%n", &sec, &more) >= 1) at += size_t(more);
+            if (at < s.size() && s[at] == '.') { // fractional seconds
+                size_t end = s.find_first_not_of("0123456789", at + 1);
+                if (end == std::string::npos) end = s.size();
+                fraction = std::strtod(s.substr(at, end - at).c_str(), nullptr);
+                at = end;
+            }
+            std::string zone = s.substr(at);
+            while (!zone.empty() && zone.front() == ' ') zone.erase(zone.begin());
+            if (zone == "Z" || zone == "z") stated = 0;
+            else if (!zone.empty()) {
+                if (zone.size() == 5 && zone[3] != ':') zone = zone.substr(0, 3) + ":" + zone.substr(3); // +0100
+                stated = parseFixedOffset(zone);
+                if (!stated) return std::nullopt; // a zone we cannot read: not a time
+            }
+        }
+    }
     if (!ok || mo < 1 || mo > 12 || d < 1 || d > 31 || h < 0 || h > 24 || mi < 0 || mi > 59)
         return std::nullopt;
     // Seconds 0..60 (60: a leap second), and hour 24 only as the day's end "24:00[:00]": the
@@ -124,10 +195,11 @@ std::optional<double> TimeParser::parse(const std::string& s) {
     if (sec < 0 || sec > 60 || (h == 24 && (mi != 0 || sec != 0))) return std::nullopt;
     int64_t local = daysFromCivil(y, unsigned(mo), unsigned(d)) * 86400 + int64_t(h) * 3600 + mi * 60 +
                     sec; // hour 24 rolls over
-    int offset =
-        timezone == "Europe/Berlin" ? berlinOffset(y, local, endLabels, local == previousLocal) : fixedOffset;
+    int offset = stated                         ? *stated
+                 : timezone == "Europe/Berlin" ? berlinOffset(y, local, endLabels, local == previousLocal)
+                                               : fixedOffset;
     previousLocal = local;
-    return double(local - offset);
+    return double(local - offset) + fraction;
 }
 
 } // namespace citytwin::replay

@@ -28,6 +28,14 @@ std::optional<int> parseFixedOffset(const std::string& tz);
 // A cell → value; nullopt for missing ("", "-", "NA", "NaN") or unparsable cells.
 std::optional<double> parseValue(std::string s, bool decimalComma);
 
+// JSON records → rows of cells: the file is a JSON array of objects, or JSON Lines (one object
+// per line). Each record gives the text of `keys` in order: a string as is, a number written
+// back exactly ("%.17g"), "" for a missing key or null (a missing value). A record that is not
+// an object (or a JSON Lines line that does not parse) is nullopt: a bad row. Throws
+// std::runtime_error when the text is neither an array nor JSON Lines.
+std::vector<std::optional<std::vector<std::string>>> jsonRecords(const std::string& text,
+                                                                 const std::vector<std::string>& keys);
+
 // When a row is due at a replay speed (> 0): its time after the first row's, divided by speed,
 // at most ±1e9 s.
 std::chrono::steady_clock::duration replayDelay(double rowTime, double firstTime, double speed);

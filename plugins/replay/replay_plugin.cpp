@@ -10,6 +10,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cmath>
@@ -44,6 +45,8 @@ struct Row {
 struct Replay {
     citytwin_host_api host;
     std::string file;
+    bool jsonFile = false;          // JSON records instead of CSV
+    std::vector<std::string> keys;  // JSON: the time key, then each column's key
     char delimiter = ',';
     bool decimalComma = false;
     int timeColumn = 0;
@@ -61,8 +64,45 @@ struct Replay {
 
     void log(citytwin_log_level level, const std::string& text) { host.log(host.host, level, text.c_str()); }
 
+    // One row's cells (CSV or JSON) → a Row; false for a row without a time.
+    bool addRow(const std::vector<std::string>& cells) {
+        std::optional<double> t = timeColumn < int(cells.size()) ? time.parse(cells[size_t(timeColumn)]) : std::nullopt;
+        if (!t) return false;
+        Row r{*t, {}};
+        for (const Column& c : columns) {
+            auto v = c.index < int(cells.size()) ? citytwin::replay::parseValue(cells[size_t(c.index)], decimalComma) : std::nullopt;
+            if (!v) ++missing;
+            r.values.push_back(v ? *v : NAN);
+        }
+        rows.push_back(std::move(r));
+        return true;
+    }
+
+    std::string loadJson() {
+        std::ifstream in(file);
+        if (!in) return "cannot open " + file;
+        std::stringstream text;
+        text << in.rdbuf();
+        std::vector<std::optional<std::vector<std::string>>> records;
+        try {
+            records = citytwin::replay::jsonRecords(text.str(), keys);
+        } catch (const std::exception& e) {
+            return file + ": " + e.what();
+        }
+        for (size_t k = 0; k < records.size(); ++k)
+            if (!records[k] || !addRow(*records[k])) {
+                ++badRows;
+                host.count_rejected(host.host, ("replay: no time in record " + std::to_string(k + 1)).c_str());
+            }
+        if (rows.empty()) return "no records with a time in " + file;
+        // JSON Lines written as they came may be out of order; the replay plays them in time.
+        std::stable_sort(rows.begin(), rows.end(), [](const Row& a, const Row& b) { return a.time < b.time; });
+        return {};
+    }
+
     // Reads the whole file at create(): a broken file is refused before anything runs.
     std::string load() {
+        if (jsonFile) return loadJson();
         std::ifstream in(file);
         if (!in) return "cannot open " + file;
         std::string line;
@@ -72,20 +112,10 @@ struct Replay {
         while (std::getline(in, line)) {
             ++lineNo;
             if (line.find_first_not_of(" \r\t") == std::string::npos) continue;
-            std::vector<std::string> cells = splitRow(line, delimiter);
-            std::optional<double> t = timeColumn < int(cells.size()) ? time.parse(cells[size_t(timeColumn)]) : std::nullopt;
-            if (!t) { // a note below the table, or a broken row: counted, skipped
+            if (!addRow(splitRow(line, delimiter))) { // a note below the table, or a broken row
                 ++badRows;
                 host.count_rejected(host.host, ("replay: no time in line " + std::to_string(lineNo)).c_str());
-                continue;
             }
-            Row r{*t, {}};
-            for (const Column& c : columns) {
-                auto v = c.index < int(cells.size()) ? citytwin::replay::parseValue(cells[size_t(c.index)], decimalComma) : std::nullopt;
-                if (!v) ++missing;
-                r.values.push_back(v ? *v : NAN);
-            }
-            rows.push_back(std::move(r));
         }
         if (rows.empty()) return "no rows with a time in " + file;
         return {};
@@ -164,15 +194,44 @@ void* create(const citytwin_host_api* host, const char* configJson, char* error,
             return nullptr;
         }
         r->time.endLabels = label == "end";
-        // Columns by header name or index: read the header first.
-        std::ifstream in(r->file);
-        std::string header;
-        if (!in || !std::getline(in, header)) {
-            setError(error, errorSize, "cannot read " + r->file);
+        std::string format = c.value("format", "");
+        auto endsWith = [&](const char* suffix) {
+            std::string f = r->file, x = suffix;
+            return f.size() >= x.size() && f.compare(f.size() - x.size(), x.size(), x) == 0;
+        };
+        if (format.empty()) format = endsWith(".json") || endsWith(".jsonl") || endsWith(".ndjson") ? "json" : "csv";
+        if (format != "csv" && format != "json") {
+            setError(error, errorSize, "format must be csv or json (records: an array of objects, or JSON Lines)");
             return nullptr;
         }
-        if (header.rfind("\xEF\xBB\xBF", 0) == 0) header.erase(0, 3);
-        std::vector<std::string> names = splitRow(header, r->delimiter);
+        r->jsonFile = format == "json";
+        // Columns by header name or index: read the header first. JSON records have no header:
+        // the columns are the keys the configuration names (the time key first).
+        std::vector<std::string> names;
+        if (r->jsonFile) {
+            if (!std::ifstream(r->file)) {
+                setError(error, errorSize, "cannot read " + r->file);
+                return nullptr;
+            }
+            json timeKey = c.value("time_column", json("time"));
+            if (!timeKey.is_string()) {
+                setError(error, errorSize, "time_column must be a key name for JSON records");
+                return nullptr;
+            }
+            names.push_back(timeKey.get<std::string>());
+            for (const json& s : c.value("sensors", json::array()))
+                if (s.contains("column") && s["column"].is_string()) names.push_back(s["column"].get<std::string>());
+            r->keys = names;
+        } else {
+            std::ifstream in(r->file);
+            std::string header;
+            if (!in || !std::getline(in, header)) {
+                setError(error, errorSize, "cannot read " + r->file);
+                return nullptr;
+            }
+            if (header.rfind("\xEF\xBB\xBF", 0) == 0) header.erase(0, 3);
+            names = splitRow(header, r->delimiter);
+        }
         auto indexOf = [&](const json& col) -> int {
             if (col.is_number_integer()) return col.get<int>() < int(names.size()) ? col.get<int>() : -1;
             if (col.is_string())
@@ -180,7 +239,7 @@ void* create(const citytwin_host_api* host, const char* configJson, char* error,
                     if (names[k] == col.get<std::string>()) return int(k);
             return -1;
         };
-        r->timeColumn = indexOf(c.value("time_column", json(0)));
+        r->timeColumn = indexOf(c.value("time_column", r->jsonFile ? json("time") : json(0)));
         if (r->timeColumn < 0) {
             setError(error, errorSize, "time_column not found in the header of " + r->file);
             return nullptr;
@@ -211,7 +270,7 @@ void* create(const citytwin_host_api* host, const char* configJson, char* error,
         }
         for (const Column& col : r->columns) {
             citytwin_sensor s{col.id.c_str(), col.name.c_str(), col.lon, col.lat, col.elevation, col.quantity.c_str(),
-                              col.unit.c_str(), col.warn, col.alarm};
+                              col.unit.c_str(), col.warn, col.alarm, nullptr};
             host->announce_sensor(host->host, &s);
         }
         r->log(CITYTWIN_LOG_INFO, r->file + ": " + std::to_string(r->rows.size()) + " rows, " + std::to_string(r->missing) +

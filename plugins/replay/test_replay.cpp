@@ -290,3 +290,90 @@ TEST(Replay, NonFiniteEpochRowsAreSkippedAndBadOffsetsRefused) {
 }
 
 } // namespace
+
+// JSON records: an array of objects and JSON Lines. 2026-02-01T00:00:00+01:00 is 1769900400 s
+// UTC; each record 15 min later. null, "-" and a missing key are missing values; a record that
+// is not an object, one without a time and a JSON Lines line that does not parse are bad rows,
+// counted; numbers as strings are values; the lines are played in time order.
+TEST(Replay, PlaysJsonRecordsAndJsonLines) {
+    fs::path dir = fs::temp_directory_path() / ("citytwin-replay-json-" + std::to_string(::getpid()));
+    fs::create_directories(dir);
+    const double t0 = 1769900400;
+    {
+        std::ofstream(dir / "series.json")
+            << R"([{"time": "2026-02-01T00:00:00+01:00", "gw": 100.25, "pump": "1"},
+                   {"time": "2026-02-01T00:15:00+01:00", "gw": null, "pump": 0},
+                   42,
+                   {"gw": 7},
+                   {"time": "2026-02-01T00:30:00+01:00", "gw": "-", "flow": 3},
+                   {"time": "2026-02-01T00:45:00+01:00", "gw": 100.5}])";
+        std::ofstream(dir / "series.jsonl") << "{\"t\": 1769901300, \"gw\": 2.5}\n"
+                                               "{\"t\": 1769900400, \"gw\": 1.5}\n"
+                                               "{broken\n"
+                                               "\n";
+    }
+    TestHost host;
+    play(host, R"({"file": ")" + (dir / "series.json").string() + R"(",
+      "sensors": [{"column": "gw", "id": "gw"}, {"column": "pump", "id": "pump"}]})");
+    ASSERT_EQ(host.observations.size(), 4u);
+    EXPECT_EQ(host.observations[0].sensor, "gw");
+    EXPECT_EQ(host.observations[0].time, t0);
+    EXPECT_EQ(host.observations[0].value, 100.25);
+    EXPECT_EQ(host.observations[1].sensor, "pump");
+    EXPECT_EQ(host.observations[1].value, 1.0);
+    EXPECT_EQ(host.observations[2].sensor, "pump");
+    EXPECT_EQ(host.observations[2].time, t0 + 900);
+    EXPECT_EQ(host.observations[2].value, 0.0);
+    EXPECT_EQ(host.observations[3].time, t0 + 2700);
+    EXPECT_EQ(host.observations[3].value, 100.5);
+    EXPECT_EQ(host.rejected.size(), 2u) << "42 and the record without a time";
+
+    TestHost lines;
+    play(lines, R"({"file": ")" + (dir / "series.jsonl").string() + R"(", "time_column": "t", "time_format": "epoch",
+      "sensors": [{"column": "gw", "id": "gw"}]})");
+    ASSERT_EQ(lines.observations.size(), 2u);
+    EXPECT_EQ(lines.observations[0].time, t0);
+    EXPECT_EQ(lines.observations[0].value, 1.5);
+    EXPECT_EQ(lines.observations[1].time, t0 + 900);
+    EXPECT_EQ(lines.rejected.size(), 1u) << "the broken line";
+
+    // Not JSON at all, and a numeric time column for records: refused with the reason.
+    const citytwin_plugin_api* api = loadReplay();
+    char error[512] = {};
+    std::ofstream(dir / "bad.json") << "time,gw\n1,2\n";
+    EXPECT_EQ(api->create(&host.api, (R"({"file": ")" + (dir / "bad.json").string() + R"(", "sensors": [{"column": "gw"}]})").c_str(),
+                          error, sizeof error),
+              nullptr);
+    EXPECT_NE(std::string(error).find("neither a JSON array of records nor JSON Lines"), std::string::npos) << error;
+    EXPECT_EQ(api->create(&host.api, (R"({"file": ")" + (dir / "series.json").string() + R"(", "time_column": 0, "sensors": [{"column": "gw"}]})").c_str(),
+                          error, sizeof error),
+              nullptr);
+    EXPECT_NE(std::string(error).find("key name"), std::string::npos) << error;
+    fs::remove_all(dir);
+}
+
+TEST(ReplayParse, JsonRecordsCells) {
+    auto rows = jsonRecords(R"([{"a": 1.5, "b": "x"}, [1], {"b": null, "a": 1e300}])", {"a", "b"});
+    ASSERT_EQ(rows.size(), 3u);
+    EXPECT_EQ(*rows[0], (std::vector<std::string>{"1.5", "x"}));
+    EXPECT_FALSE(rows[1]);
+    EXPECT_EQ(*rows[2], (std::vector<std::string>{"1.0000000000000001e+300", ""}));
+    EXPECT_THROW(jsonRecords("{\"a\": [", {"a"}), std::runtime_error);
+    EXPECT_THROW(jsonRecords("", {"a"}), std::runtime_error);
+}
+
+// An ISO time's own zone wins over the configured one: 2026-02-01T08:00:00+01:00 and
+// 2026-02-01T07:00:00Z are both 1769929200 s UTC (date -d); +0100 is read as +01:00;
+// fractional seconds are kept; a zone that is not one makes the cell no time.
+TEST(ReplayParse, IsoTimesKeepTheirOwnOffset) {
+    TimeParser berlin;
+    berlin.timezone = "Europe/Berlin";
+    EXPECT_EQ(berlin.parse("2026-02-01T08:00:00+01:00"), 1769929200.0);
+    EXPECT_EQ(berlin.parse("2026-02-01T07:00:00Z"), 1769929200.0);
+    EXPECT_EQ(berlin.parse("2026-02-01T09:00:00+0200"), 1769929200.0);
+    EXPECT_EQ(berlin.parse("2026-02-01T08:00:00"), 1769929200.0) << "no zone: Europe/Berlin, winter";
+    EXPECT_EQ(berlin.parse("2026-02-01T07:00:00.250Z"), 1769929200.25);
+    EXPECT_EQ(berlin.parse("2026-02-01T08:00+01:00"), 1769929200.0);
+    EXPECT_FALSE(berlin.parse("2026-02-01T08:00:00 CET"));
+    EXPECT_FALSE(berlin.parse("2026-02-01T08:00:00+25:00"));
+}

@@ -475,7 +475,7 @@ bool Instance::discover(Http& http) {
         for (auto& [id, st] : datastreams) topicToId[st.topic] = id;
     }
     for (const Datastream& d : announce) {
-        citytwin_sensor s{d.id.text.c_str(), d.name.c_str(), d.lon, d.lat, d.elevation, d.quantity.c_str(), d.unit.c_str(), NAN, NAN};
+        citytwin_sensor s{d.id.text.c_str(), d.name.c_str(), d.lon, d.lat, d.elevation, d.quantity.c_str(), d.unit.c_str(), NAN, NAN, nullptr};
         if (host.announce_sensor) host.announce_sensor(host.host, &s);
     }
     log(CITYTWIN_LOG_INFO, "sensorthings: " + std::to_string(found.size()) + " Datastreams at " + redactUrl(cfg.url) + " (" +
