@@ -91,63 +91,84 @@ std::string path(const json& v, const std::string& name) {
     return p;
 }
 
+const std::set<std::string>& connectionKeys() {
+    static const std::set<std::string> keys = {
+        "host",   "port", "client_id",     "username",    "password",        "tls",
+        "topics", "qos",  "clean_session", "keepalive_s", "reconnect_min_s", "reconnect_max_s"};
+    return keys;
+}
+
+// The connection keys of a config object. p goes before every key name in messages ("" for the
+// mqtt plugin's own config, "mqtt." for an object nested in another plugin's).
+void parseConnection(const json& j, ConnectionConfig& c, std::vector<std::string>& warnings,
+                     const std::string& p) {
+    auto k = [&](const char* name) { return p + name; };
+    if (auto v = opt(j, "host")) c.host = str(*v, k("host"));
+    if (auto v = opt(j, "tls")) {
+        if (!v->is_object())
+            fail("'" + k("tls") + "' must be an object {ca_file, ca_path, cert_file, key_file, insecure}");
+        warnUnknown(*v, {"ca_file", "ca_path", "cert_file", "key_file", "insecure"}, k("tls."), warnings);
+        c.tls.enabled = true;
+        if (auto f = opt(*v, "ca_file"))
+            checkReadable(c.tls.caFile = str(*f, k("tls.ca_file")), k("tls.ca_file"));
+        if (auto f = opt(*v, "ca_path")) c.tls.caPath = str(*f, k("tls.ca_path"));
+        if (auto f = opt(*v, "cert_file"))
+            checkReadable(c.tls.certFile = str(*f, k("tls.cert_file")), k("tls.cert_file"));
+        if (auto f = opt(*v, "key_file"))
+            checkReadable(c.tls.keyFile = str(*f, k("tls.key_file")), k("tls.key_file"));
+        if (c.tls.certFile.empty() != c.tls.keyFile.empty())
+            fail("'" + k("tls.cert_file") + "' and '" + k("tls.key_file") + "' go together");
+        if (!c.tls.certFile.empty() && c.tls.caFile.empty() && c.tls.caPath.empty())
+            fail("'" + k("tls.cert_file") + "' needs '" + k("tls.ca_file") + "' or '" + k("tls.ca_path") +
+                 "' (libmosquitto sets client certificates with a CA only)");
+        if (auto f = opt(*v, "insecure")) c.tls.insecure = boolean(*f, k("tls.insecure"));
+        c.port = 8883;
+    }
+    if (auto v = opt(j, "port")) c.port = static_cast<int>(integer(*v, k("port"), 1, 65535));
+    if (auto v = opt(j, "clean_session")) c.cleanSession = boolean(*v, k("clean_session"));
+    if (auto v = opt(j, "client_id")) {
+        c.clientId = str(*v, k("client_id"));
+        if (c.clientId.size() > 65535) fail("'" + k("client_id") + "' is too long");
+    }
+    if (!c.cleanSession && c.clientId.empty())
+        fail("'" + k("client_id") +
+             "' is required with clean_session false (the broker keeps the session under that id)");
+    if (auto v = opt(j, "username")) c.username = str(*v, k("username"));
+    if (auto v = opt(j, "password")) {
+        c.password = str(*v, k("password"), false);
+        if (!c.username) fail("'" + k("password") + "' needs a '" + k("username") + "'");
+    }
+    const json* topics = opt(j, "topics");
+    if (!topics)
+        fail("'" + k("topics") + "' is required: a list of MQTT topic filters, e.g. [\"v3/+/devices/+/up\"]");
+    c.topics = stringList(*topics, k("topics"));
+    if (c.topics.empty()) fail("'" + k("topics") + "' must name at least one topic filter");
+    for (const auto& t : c.topics)
+        if (!validTopicFilter(t))
+            fail("'" + k("topics") + "': \"" + t +
+                 "\" is not a valid MQTT topic filter ('+' and '#' only as whole levels, '#' last)");
+    if (auto v = opt(j, "qos")) c.qos = static_cast<int>(integer(*v, k("qos"), 0, 2));
+    if (auto v = opt(j, "keepalive_s"))
+        c.keepaliveS = static_cast<int>(integer(*v, k("keepalive_s"), 5, 65535));
+    if (auto v = opt(j, "reconnect_min_s")) c.reconnectMinS = number(*v, k("reconnect_min_s"), 0.01, 3600);
+    if (auto v = opt(j, "reconnect_max_s")) c.reconnectMaxS = number(*v, k("reconnect_max_s"), 0.01, 86400);
+    if (c.reconnectMaxS < c.reconnectMinS)
+        fail("'" + k("reconnect_max_s") + "' must not be below '" + k("reconnect_min_s") + "'");
+}
+
 PluginConfig parse(const json& j) {
     if (!j.is_object()) fail("the configuration must be a JSON object");
     PluginConfig c;
-    static const std::set<std::string> known = {
-        "host", "port", "client_id", "username", "password", "tls", "topics", "qos", "clean_session",
-        "keepalive_s", "reconnect_min_s", "reconnect_max_s", "format", "mapping", "quantities", "devices",
-        "allow_unknown_devices", "max_payload_bytes", "fcnt_reset_max", "fcnt_reset_gap_s", "max_sensors",
-        // keys a host may pass along with the plugin's own
-        "plugin", "name", "id", "type", "enabled"};
+    static const std::set<std::string> known = [] {
+        std::set<std::string> k = connectionKeys();
+        k.insert({"format", "mapping", "quantities", "devices", "allow_unknown_devices", "max_payload_bytes",
+                  "fcnt_reset_max", "fcnt_reset_gap_s", "max_sensors",
+                  // keys a host may pass along with the plugin's own
+                  "plugin", "name", "id", "type", "enabled"});
+        return k;
+    }();
     warnUnknown(j, known, "", c.warnings);
-
-    if (auto v = opt(j, "host")) c.host = str(*v, "host");
-    if (auto v = opt(j, "tls")) {
-        if (!v->is_object())
-            fail("'tls' must be an object {ca_file, ca_path, cert_file, key_file, insecure}");
-        warnUnknown(*v, {"ca_file", "ca_path", "cert_file", "key_file", "insecure"}, "tls.", c.warnings);
-        c.tls.enabled = true;
-        if (auto f = opt(*v, "ca_file")) checkReadable(c.tls.caFile = str(*f, "tls.ca_file"), "tls.ca_file");
-        if (auto f = opt(*v, "ca_path")) c.tls.caPath = str(*f, "tls.ca_path");
-        if (auto f = opt(*v, "cert_file"))
-            checkReadable(c.tls.certFile = str(*f, "tls.cert_file"), "tls.cert_file");
-        if (auto f = opt(*v, "key_file"))
-            checkReadable(c.tls.keyFile = str(*f, "tls.key_file"), "tls.key_file");
-        if (c.tls.certFile.empty() != c.tls.keyFile.empty())
-            fail("'tls.cert_file' and 'tls.key_file' go together");
-        if (!c.tls.certFile.empty() && c.tls.caFile.empty() && c.tls.caPath.empty())
-            fail("'tls.cert_file' needs 'tls.ca_file' or 'tls.ca_path' (libmosquitto sets client "
-                 "certificates with a CA only)");
-        if (auto f = opt(*v, "insecure")) c.tls.insecure = boolean(*f, "tls.insecure");
-        c.port = 8883;
-    }
-    if (auto v = opt(j, "port")) c.port = static_cast<int>(integer(*v, "port", 1, 65535));
-    if (auto v = opt(j, "clean_session")) c.cleanSession = boolean(*v, "clean_session");
-    if (auto v = opt(j, "client_id")) {
-        c.clientId = str(*v, "client_id");
-        if (c.clientId.size() > 65535) fail("'client_id' is too long");
-    }
-    if (!c.cleanSession && c.clientId.empty())
-        fail("'client_id' is required with clean_session false (the broker keeps the session under that id)");
-    if (auto v = opt(j, "username")) c.username = str(*v, "username");
-    if (auto v = opt(j, "password")) {
-        c.password = str(*v, "password", false);
-        if (!c.username) fail("'password' needs a 'username'");
-    }
-    const json* topics = opt(j, "topics");
-    if (!topics) fail("'topics' is required: a list of MQTT topic filters, e.g. [\"v3/+/devices/+/up\"]");
-    c.topics = stringList(*topics, "topics");
-    if (c.topics.empty()) fail("'topics' must name at least one topic filter");
-    for (const auto& t : c.topics)
-        if (!validTopicFilter(t))
-            fail("'topics': \"" + t +
-                 "\" is not a valid MQTT topic filter ('+' and '#' only as whole levels, '#' last)");
-    if (auto v = opt(j, "qos")) c.qos = static_cast<int>(integer(*v, "qos", 0, 2));
-    if (auto v = opt(j, "keepalive_s")) c.keepaliveS = static_cast<int>(integer(*v, "keepalive_s", 5, 65535));
-    if (auto v = opt(j, "reconnect_min_s")) c.reconnectMinS = number(*v, "reconnect_min_s", 0.01, 3600);
-    if (auto v = opt(j, "reconnect_max_s")) c.reconnectMaxS = number(*v, "reconnect_max_s", 0.01, 86400);
-    if (c.reconnectMaxS < c.reconnectMinS) fail("'reconnect_max_s' must not be below 'reconnect_min_s'");
+    parseConnection(j, c, c.warnings, "");
 
     DecoderConfig& d = c.decoder;
     if (auto v = opt(j, "format")) {
@@ -250,6 +271,26 @@ std::optional<PluginConfig> parseConfig(std::string_view text, std::string& erro
         return parse(j);
     } catch (const ConfigError& e) {
         error = std::string("mqtt config: ") + e.what();
+    } catch (const std::exception& e) {
+        error = std::string("mqtt config: ") + e.what();
+    }
+    return std::nullopt;
+}
+
+std::optional<ConnectionConfig> parseConnectionConfig(std::string_view text, std::string& error,
+                                                      std::vector<std::string>& warnings,
+                                                      const std::string& keyPrefix) {
+    json j = json::parse(text.begin(), text.end(), nullptr, /*allow_exceptions=*/false);
+    if (j.is_discarded()) {
+        error = "mqtt config: not valid JSON";
+        return std::nullopt;
+    }
+    try {
+        if (!j.is_object()) fail("the MQTT settings must be a JSON object");
+        warnUnknown(j, connectionKeys(), keyPrefix, warnings);
+        ConnectionConfig c;
+        parseConnection(j, c, warnings, keyPrefix);
+        return c;
     } catch (const std::exception& e) {
         error = std::string("mqtt config: ") + e.what();
     }
