@@ -3,16 +3,22 @@
 #include "core/Error.h"
 #include "core/I18n.h"
 #include "core/Progress.h"
+#include "feeds/SensorStore.h"
 #include "render/Offscreen.h"
 #include "ui/CityScene.h"
 #include "ui/Presenter.h"
+#include "ui/RoadCounts.h"
 #include "ui/Traffic.h"
 #include "ui/VideoWriter.h"
 #include "ui/Viewer.h"
 
+#include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <cstdio>
 #include <fmt/format.h>
+#include <optional>
+#include <spdlog/spdlog.h>
 
 namespace ct::app {
 
@@ -112,6 +118,36 @@ int validationExitCode(const render::VulkanContext& ctx) {
     return 3;
 }
 
+// Roads by detector counts: the traffic_count sensors of the scenario's feed store (in --results,
+// else in the scenario's outputs) placed on the city's roads, each road by its count at atUtc
+// (NaN: each detector's newest). InputError without a store or without a placed detector.
+ui::RoadCounts readRoadCounts(const ui::CityScene& scene, const ui::CityTraffic& traffic, const fs::path& scenarioFile,
+                              const fs::path& results, double atUtc) {
+    const char* option = "--color-roads-by counts";
+    bool mobility = std::any_of(scene.scenario.modules.begin(), scene.scenario.modules.end(),
+                                [](const ModuleBlock& m) { return m.name == "mobility"; });
+    if (mobility && !ui::mobilityOnCityNetwork(scene.scenario))
+        throw InputError("detector counts are drawn on the city's roads, and this scenario's traffic runs on a SUMO network", option,
+                         "use a scenario on the city's roads (mobility: {network: city})");
+    fs::path dir = results.empty() ? scene.scenario.outputDir : results;
+    fs::path store = dir / "feeds" / "sensors.sqlite";
+    std::string feeds = fmt::format("citytwin feeds {} --for 60s{}", scenarioFile.string(), results.empty() ? "" : " --out " + dir.string());
+    if (!fs::exists(store))
+        throw InputError("no sensor store to colour the roads by counts", option,
+                         fmt::format("{} does not exist: run the scenario's feeds first ({})", store.string(), feeds));
+    ui::RoadCounts counts = ui::countedRoads(store, traffic, scene.city, atUtc);
+    for (const std::string& r : counts.skipped) spdlog::warn("counts: {}", r);
+    if (counts.skippedCount > counts.skipped.size()) spdlog::warn("counts: {} more detectors left out", counts.skippedCount - counts.skipped.size());
+    if (counts.roads.empty())
+        throw InputError(fmt::format("no traffic detector in {} has a count{} on the city's roads", store.string(),
+                                     std::isnan(atUtc) ? "" : " at or before --time"),
+                         option,
+                         fmt::format("the store needs traffic_count sensors with an 'edge' property or a location and 'heading' "
+                                     "(docs/plugins.md); run the feeds ({}){}",
+                                     feeds, std::isnan(atUtc) ? "" : ", or give a later --time"));
+    return counts;
+}
+
 } // namespace
 
 int render(const RenderCommandOptions& o) {
@@ -150,6 +186,14 @@ int render(const RenderCommandOptions& o) {
         auto t = parseIsoInstant(o.time);
         if (!t) throw InputError(fmt::format("bad time '{}'", o.time), "--time", "write an ISO instant with offset, e.g. 2026-07-14T15:00:00+02:00");
         settings.time = *t;
+    }
+    // Roads by detector counts: the count at --time, else each detector's newest.
+    std::optional<ui::CityTraffic> countTraffic;
+    ui::RoadCounts roadCounts;
+    if (o.colorRoadsBy == "counts") {
+        countTraffic.emplace(scene.city);
+        roadCounts = readRoadCounts(scene, *countTraffic, o.scenario, o.results,
+                                    o.time.empty() ? NAN : double(settings.time.utcSeconds));
     }
     render::Camera camera = !o.camera.empty() || !frame ? resolveCamera(scene, o.camera, double(width) / height) : frame->camera;
     bool hasVariant = presenter.hasVariant() || !ui::readBuildingResults(results, scene.city, true).fields.empty() || !variantTraffic.empty();
@@ -192,6 +236,10 @@ int render(const RenderCommandOptions& o) {
                 renderer.setAgents(agents);
             }
         }
+    } else if (countTraffic) {
+        render::ValueOverlay v = ui::countedRoadValues(roadCounts.roads, *countTraffic);
+        renderer.setRoadValues(&v);
+        content.legends.push_back(v.scale);
     } else if (!o.colorRoadsBy.empty()) {
         render::ValueOverlay v = ui::roadValues(scene.city, o.colorRoadsBy);
         renderer.setRoadValues(&v);
@@ -219,6 +267,11 @@ int render(const RenderCommandOptions& o) {
                 o.out.c_str(), width, height, ctx.deviceName().c_str(), static_cast<unsigned long long>(stats.triangles),
                 stats.drawCalls, eye.x(), eye.y(), camera.eye.z(), camera.yawDeg, camera.pitchDeg, sun.azimuthDeg, sun.elevationDeg, wall);
     if (trafficRoads) std::printf("traffic at %.0f s after the start: %zu vehicles drawn\n", *simTime, vehicles);
+    if (countTraffic) {
+        double newest = -INFINITY;
+        for (const ui::CountedRoad& r : roadCounts.roads) newest = std::max(newest, r.beginUtc);
+        std::printf("counts of %zu detectors drawn (the newest began %s)\n", roadCounts.roads.size(), feeds::isoTime(newest).c_str());
+    }
     return validationExitCode(ctx);
 }
 

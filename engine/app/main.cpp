@@ -47,10 +47,10 @@ int main(int argc, char** argv) {
     renderCmd->add_option("--out", rnd.out, "PNG file")->capture_default_str();
     renderCmd->add_option("--size", rnd.size, "WIDTHxHEIGHT")->capture_default_str();
     renderCmd->add_option("--camera", rnd.camera, "overview, a building or street name, or x,y,z,yaw,pitch (x,y in the scenario's CRS, z metres, degrees)");
-    renderCmd->add_option("--time", rnd.time, "ISO instant that places the sun (default: the scenario's start)");
+    renderCmd->add_option("--time", rnd.time, "ISO instant that places the sun (default: the scenario's start); with --color-roads-by counts also the counts shown");
     renderCmd->add_option("--grid", rnd.grid, "a result raster draped on the terrain, e.g. out/flood/max_depth.tif");
     renderCmd->add_option("--color-by", rnd.colorBy, "colour buildings by height, levels, year, use, area, or a result field of the run (e.g. heat_kwh_m2, pv_kwh_kwp)");
-    renderCmd->add_option("--color-roads-by", rnd.colorRoadsBy, "colour roads by speed (limit), lanes or traffic (speed over the limit from --results of a mobility run, at --sim-time; with fcd.csv the vehicles too)");
+    renderCmd->add_option("--color-roads-by", rnd.colorRoadsBy, "colour roads by speed (limit), lanes, traffic (speed over the limit from --results of a mobility run, at --sim-time; with fcd.csv the vehicles too) or counts (traffic detector counts, veh/h, from the feed store <results or outputs>/feeds/sensors.sqlite at --time; default: each detector's newest)");
     renderCmd->add_option("--title", rnd.title, "title in the picture (default: the scenario's name)");
     renderCmd->add_flag("!--no-shadows", rnd.shadows, "no shadow map");
     renderCmd->add_flag("!--no-legend", rnd.legend, "no legend");
@@ -58,7 +58,7 @@ int main(int argc, char** argv) {
     renderCmd->add_option("--gpu", rnd.gpu, "Vulkan device: index or part of its name (default: $CITYTWIN_GPU, else a discrete GPU)");
     renderCmd->add_option("--tour", rnd.tour, "a tour YAML: its view, caption, labels and split at --at (docs/presentation.md)");
     renderCmd->add_option("--at", rnd.tourTimeS, "seconds into the tour")->check(CLI::NonNegativeNumber);
-    renderCmd->add_option("--results", rnd.results, "a run's output folder: its flood depth, building results, traffic (default with --tour or --color-roads-by traffic: the scenario's outputs)");
+    renderCmd->add_option("--results", rnd.results, "a run's output folder: its flood depth, building results, traffic, feed store (default with --tour or --color-roads-by traffic/counts: the scenario's outputs)");
     renderCmd->add_option("--sim-time", rnd.simTime, "simulation time shown, after the start (e.g. 2h); default: the tour's, else max depth (traffic: the busiest interval)");
     renderCmd->add_flag("--split", rnd.split, "before/after: baseline left, variant right");
     renderCmd->add_flag("--no-split", rnd.noSplit, "no before/after split even if the tour asks for one");

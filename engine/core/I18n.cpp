@@ -27,6 +27,8 @@ const std::vector<std::pair<const char*, const char*>> entries = {
     {"Use (residential ... other)", "Nutzung (Wohnen ... Sonstige)"},
     {"Footprint area", "Grundfläche"},
     {"Speed limit", "Höchstgeschwindigkeit"},
+    {"Speed / speed limit", "Geschwindigkeit / Tempolimit"},
+    {"Counted flow", "Gezählte Verkehrsstärke"},
     {"Lanes per direction", "Fahrstreifen je Richtung"},
     {"Heat demand", "Heizwärmebedarf"},
     {"Peak heat load", "Heizlast"},
@@ -121,6 +123,8 @@ const std::vector<std::pair<const char*, const char*>> entries = {
     {"area", "Fläche"},
     {"speed", "Tempo"},
     {"lanes", "Fahrstreifen"},
+    {"traffic", "Verkehr"},
+    {"counted flow", "gezählte Verkehrsstärke"},
     {"Shadows", "Schatten"},
     {"Hillshade", "Schummerung"},
     {"terrain detail", "Geländedetail"},
@@ -205,6 +209,18 @@ const std::vector<std::pair<const char*, const char*>> entries = {
     {"{} observations", "{} Messwerte"},
     {"Export CSV", "CSV exportieren"},
     {"wrote {} rows to {}", "{} Zeilen nach {} geschrieben"},
+    // A traffic detector's window: where it counts (docs/mobility.md, "In the viewer")
+    {"counts on", "zählt auf"},
+    {"not on a road", "auf keiner Straße"},
+    {"no count yet", "noch keine Zählung"},
+    {"eastbound", "Richtung Osten"},
+    {"north-eastbound", "Richtung Nordosten"},
+    {"northbound", "Richtung Norden"},
+    {"north-westbound", "Richtung Nordwesten"},
+    {"westbound", "Richtung Westen"},
+    {"south-westbound", "Richtung Südwesten"},
+    {"southbound", "Richtung Süden"},
+    {"south-eastbound", "Richtung Südosten"},
 };
 
 std::atomic<int> current{-1}; // −1: not decided yet

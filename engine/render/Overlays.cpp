@@ -12,6 +12,7 @@ const char* toString(ColorMap map) {
     case ColorMap::Inferno: return "inferno";
     case ColorMap::Traffic: return "traffic";
     case ColorMap::Diverging: return "diverging";
+    case ColorMap::Volume: return "volume";
     }
     return "?";
 }
@@ -25,19 +26,22 @@ struct Stop {
 
 // Control points, interpolated linearly in sRGB. Viridis/Inferno follow the published maps
 // (van der Walt & Smith; matplotlib) at a few stops; Water goes light to deep blue; Traffic
-// green → yellow → red (free flow to jam); Diverging blue → white → red for differences.
+// green → yellow → red (free flow to jam); Diverging blue → white → red for differences;
+// Volume light yellow → dark red (ColorBrewer YlOrRd: how much, not how bad — counted flows).
 const std::vector<Stop>& stops(ColorMap map) {
     static const std::vector<Stop> water{{0, 190, 230, 250}, {0.25f, 110, 190, 240}, {0.5f, 40, 130, 220}, {0.75f, 20, 70, 170}, {1, 10, 30, 110}};
     static const std::vector<Stop> viridis{{0, 68, 1, 84}, {0.25f, 59, 82, 139}, {0.5f, 33, 145, 140}, {0.75f, 94, 201, 98}, {1, 253, 231, 37}};
     static const std::vector<Stop> inferno{{0, 0, 0, 4}, {0.25f, 87, 16, 110}, {0.5f, 188, 55, 84}, {0.75f, 249, 142, 9}, {1, 252, 255, 164}};
     static const std::vector<Stop> traffic{{0, 26, 150, 65}, {0.5f, 250, 220, 50}, {0.8f, 240, 110, 30}, {1, 200, 20, 30}};
     static const std::vector<Stop> diverging{{0, 33, 102, 172}, {0.25f, 103, 169, 207}, {0.5f, 247, 247, 247}, {0.75f, 239, 138, 98}, {1, 178, 24, 43}};
+    static const std::vector<Stop> volume{{0, 255, 255, 178}, {0.25f, 254, 204, 92}, {0.5f, 253, 141, 60}, {0.75f, 240, 59, 32}, {1, 189, 0, 38}};
     switch (map) {
     case ColorMap::Water: return water;
     case ColorMap::Viridis: return viridis;
     case ColorMap::Inferno: return inferno;
     case ColorMap::Traffic: return traffic;
     case ColorMap::Diverging: return diverging;
+    case ColorMap::Volume: return volume;
     }
     return viridis;
 }

@@ -12,7 +12,7 @@
 
 namespace ct::render {
 
-enum class ColorMap { Water, Viridis, Inferno, Traffic, Diverging };
+enum class ColorMap { Water, Viridis, Inferno, Traffic, Diverging, Volume };
 const char* toString(ColorMap map);
 
 // RGBA (R in the low byte) at t in [0, 1].

@@ -280,7 +280,8 @@ render::ValueOverlay roadValues(const CityModel& city, const std::string& attrib
         o.scale = {render::ColorMap::Viridis, 1, 4, "Lanes per direction", ""};
     } else {
         throw InputError(fmt::format("unknown road attribute '{}'", attribute), "--color-roads-by",
-                         "use one of: speed, lanes, traffic (speed over the limit from --results of a mobility run)");
+                         "use one of: speed, lanes, traffic (speed over the limit from --results of a mobility run), counts (detector "
+                         "counts from the feed store)");
     }
     return o;
 }

@@ -54,6 +54,7 @@ public:
     // bicycles at most their own top speed (SUMO's bicycle default, 20 km/h).
     double limitAt(const Vec2& pos, mobility::VClass vclass) const;
     const mobility::Network& network() const { return *net_; }
+    const CityModel& city() const { return city_; }
 
 private:
     uint32_t edgeAt(const Vec2& pos, mobility::VClass vclass) const; // kNone: none near

@@ -10,6 +10,7 @@
 #include "sim/Runner.h"
 #include "ui/Presentation.h"
 #include "ui/Presenter.h"
+#include "ui/RoadCounts.h"
 #include "ui/SensorPanel.h"
 #include "ui/Traffic.h"
 
@@ -41,9 +42,10 @@ namespace {
 constexpr int kFrames = render::Renderer::framesInFlight;
 // Attribute names (what buildingValues/roadValues take); shown translated.
 const char* buildingColorChoices[] = {"none", "height", "levels", "year", "use", "area"};
-// "traffic" (speed over the limit) only where a mobility run or its results are there: last.
-const char* roadColorChoices[] = {"none", "speed", "lanes", "traffic"};
-constexpr int kRoadByTraffic = 3;
+// "traffic" (speed over the limit) only where a mobility run or its results are there,
+// "counted flow" (traffic detector counts) only where the scene has a sensor store.
+const char* roadColorChoices[] = {"none", "speed", "lanes", "traffic", "counted flow"};
+constexpr int kRoadByTraffic = 3, kRoadByCounts = 4;
 
 // ImGui combo items in the current language.
 template <size_t N>
@@ -228,6 +230,12 @@ private:
     double vehiclesShownAt_ = -1;
     bool showRoadSeries_ = true;
     bool trafficAvailable() const { return !trafficResults_.empty() || (session_ && traffic_); }
+    // Traffic detector counts of the sensor store on the city's roads, each detector's newest,
+    // read again with the sensor markers (a `citytwin feeds` beside the viewer shows up live).
+    std::unique_ptr<CityTraffic> countTraffic_; // the city's traffic network, built when first needed
+    RoadCounts roadCounts_;
+    bool countsAvailable_ = false; // the scene has a sensor store
+    void readCounts();
     void loadTrafficResults();
     void showTraffic();
     void drawRoadSeries();
@@ -400,6 +408,9 @@ void Viewer::loadCity() {
     showSensor_ = false; // another scenario's store: markers and panel reload
     selectedSensor_.clear();
     sensorMarkers_.clear();
+    countTraffic_.reset();
+    roadCounts_ = {};
+    countsAvailable_ = false;
     lastSensorRefresh_ = lastFeedsRefresh_ = -1e9;
     resultsShown_ = false;
     renderer_->setGrid(grid_ ? &*grid_ : nullptr);
@@ -469,6 +480,20 @@ void Viewer::refreshSensors() {
         std::vector<render::Marker> markers;
         for (auto& m : sensorMarkers_) markers.push_back(m.marker);
         renderer_->setMarkers(markers);
+    } catch (const std::exception& e) { // a store being rebuilt must not end the session
+        status_ = e.what();
+    }
+    countsAvailable_ = fs::exists(sensorStoreFile());
+    if (roadColor_ == kRoadByCounts) { // (an open detector's window reads them itself)
+        readCounts();
+        applyRoadColors();
+    }
+}
+
+void Viewer::readCounts() {
+    try {
+        if (!countTraffic_) countTraffic_ = std::make_unique<CityTraffic>(scene_.city);
+        roadCounts_ = countedRoads(sensorStoreFile(), *countTraffic_, scene_.city);
     } catch (const std::exception& e) { // a store being rebuilt must not end the session
         status_ = e.what();
     }
@@ -642,6 +667,8 @@ void Viewer::drawSensor() {
                 sensorInfo_ = s.sensor(selectedSensor_);
                 sensorLatest_ = s.latest(selectedSensor_);
                 history_ = sensorHistory(s, selectedSensor_, HistoryWindow(historyWindow_));
+                // A detector: where it counts (the roads' refresh reads them when they show counts).
+                if (sensorInfo_ && sensorInfo_->quantity == "traffic_count" && roadColor_ != kRoadByCounts) readCounts();
             }
         } catch (const std::exception& e) {
             sensorStatus_ = e.what();
@@ -672,6 +699,23 @@ void Viewer::drawSensor() {
             row(tr("latest value"), sensorLatest_ ? sensorValue(sensorLatest_->value, info.unit) : "-");
             row(tr("time"), sensorLatest_ ? fmt::format("{} ({})", feeds::isoTime(sensorLatest_->time), messageAge(sensorLatest_->time, wallClockS()))
                                           : "-");
+            if (info.quantity == "traffic_count") { // a detector: where it counts, and its newest count
+                auto counted = std::find_if(roadCounts_.roads.begin(), roadCounts_.roads.end(),
+                                            [&](const CountedRoad& r) { return r.sensor == info.id; });
+                if (counted != roadCounts_.roads.end()) {
+                    row(tr("counts on"), fmt::format("{}, {} {}, {}", counted->name.empty() ? "-" : counted->name, tr("edge"),
+                                                     counted->edgeId, directionWord(counted->headingDeg)));
+                    Instant begin{int64_t(std::llround(counted->beginUtc)), scene_.scenario.start.offsetMinutes};
+                    row(tr("Counted flow"), fmt::format("{} ({} + {} min)", formatQuantity(counted->flowVehH, "veh/h", 0),
+                                                        formatDateTime(begin), formatNumber((counted->endUtc - counted->beginUtc) / 60, 0)));
+                } else {
+                    // Why it is not on the roads: the reason placing it gave, if any.
+                    auto why = std::find_if(roadCounts_.skipped.begin(), roadCounts_.skipped.end(),
+                                            [&](const std::string& s) { return s.find("'" + info.id + "'") != std::string::npos; });
+                    row(tr("counts on"), why != roadCounts_.skipped.end() ? fmt::format("{} ({})", tr("not on a road"), *why)
+                                                                          : std::string(tr("no count yet")));
+                }
+            }
             ImGui::EndTable();
         }
         auto choices = translated(historyWindowChoices);
@@ -746,6 +790,14 @@ void Viewer::applyRoadColors() {
     renderer_->setRoadValues(nullptr, render::Side::Right);
     if (roadColor_ == 0) {
         renderer_->setRoadValues(nullptr);
+        return;
+    }
+    if (roadColor_ == kRoadByCounts) {
+        if (!countTraffic_) readCounts(); // just chosen: later the sensor refresh reads them
+        if (!countTraffic_) return;
+        render::ValueOverlay v = countedRoadValues(roadCounts_.roads, *countTraffic_);
+        renderer_->setRoadValues(&v);
+        roadScale_ = v.scale;
         return;
     }
     if (roadColor_ == kRoadByTraffic) {
@@ -1552,10 +1604,21 @@ void Viewer::drawUi(const render::FrameStats& stats, double frameMs) {
             std::vector<const char*> buildingItems;
             for (const char* c : buildingColorChoices) buildingItems.push_back(tr(c));
             for (const auto& f : buildingResults_.fields) buildingItems.push_back(f.c_str()); // the run's results
-            auto roadItems = translated(roadColorChoices);
-            int roadChoices = trafficAvailable() ? int(roadItems.size()) : kRoadByTraffic;
+            // The road choices there are data for (and the one shown, even if its data went away).
+            std::vector<int> roadChoices;
+            std::vector<const char*> roadItems;
+            for (int i = 0; i < int(IM_ARRAYSIZE(roadColorChoices)); ++i) {
+                bool available = i == kRoadByTraffic ? trafficAvailable() : i == kRoadByCounts ? countsAvailable_ : true;
+                if (!available && i != roadColor_) continue;
+                roadChoices.push_back(i);
+                roadItems.push_back(tr(roadColorChoices[i]));
+            }
+            int roadItem = int(std::find(roadChoices.begin(), roadChoices.end(), roadColor_) - roadChoices.begin());
             if (ImGui::Combo(tr("buildings by"), &buildingColor_, buildingItems.data(), int(buildingItems.size()))) applyBuildingColors();
-            if (ImGui::Combo(tr("roads by"), &roadColor_, roadItems.data(), roadChoices)) applyRoadColors();
+            if (ImGui::Combo(tr("roads by"), &roadItem, roadItems.data(), int(roadItems.size()))) {
+                roadColor_ = roadChoices[size_t(roadItem)];
+                applyRoadColors();
+            }
             ImGui::Separator();
             ImGui::Checkbox(tr("Shadows"), &settings_.shadows);
             ImGui::Checkbox(tr("Hillshade"), &settings_.hillshade);
