@@ -974,3 +974,77 @@ TEST(MobilityCounts, StoreUnitsAndIntervals) {
     EXPECT_EQ(readStoreCounts(store, {"f:q", "f:gone"}, toNet, 0, 1e9, 0, listed).detectors.size(), 1u);
     EXPECT_EQ(listed.count, 1u);
 }
+
+// The whole chain on the sample town: `citytwin feeds scenarios/musterstadt-live.yaml` replays
+// the recorded series into a sensor store (3600×: 15 s of wall clock are 15 h of data from
+// 2026-02-01T00:00+01:00), then a traffic run from 07:00 compares itself with the two counters
+// the traffic plugin placed, and a flood run starts from the river gauge. The references are
+// the rows of assets/musterstadt/sensors.csv itself, read here.
+TEST(FeedsChain, MusterstadtLiveFeedsTheSimulations) {
+    TempDir dir;
+    const fs::path src = sourceDir();
+    auto feeds = runCitytwin("feeds " + (src / "scenarios" / "musterstadt-live.yaml").string() + " --for 15s -q --out " +
+                             (dir / "live").string());
+    ASSERT_EQ(feeds.exitCode, 0) << feeds.out << feeds.err;
+    const fs::path store = dir / "live" / "feeds" / "sensors.sqlite";
+
+    // The recorded counts and gauge readings, by local time of the row.
+    std::map<std::string, std::map<std::string, double>> recorded; // time → column → value
+    {
+        Rows csv = readRows(src / "assets" / "musterstadt" / "sensors.csv");
+        for (auto& row : csv.rows)
+            for (auto& [column, value] : row)
+                if (column != "time" && !value.empty() && value != "-") recorded[row.at("time")][column] = std::stod(value);
+    }
+
+    const std::string city = fmt::format("city: {{terrain: {0}/terrain.tif, buildings: {0}/buildings.gpkg, roads: {0}/roads.gpkg, "
+                                         "water: {0}/water.gpkg, landuse: {0}/landuse.gpkg}}\n",
+                                         (src / "assets" / "musterstadt").string());
+    writeText(dir / "traffic.yaml", "name: counts\nseed: 7\n" + city +
+                                        "time: {start: 2026-02-01T07:00:00+01:00, duration: 1h}\n"
+                                        "modules:\n  mobility:\n    demand: {generate: {from: \"07:00\", to: \"08:00\"}}\n"
+                                        "    edge_interval: 15min\n    counts: {store: " + store.string() + "}\n");
+    auto run = runCitytwin("run " + (dir / "traffic.yaml").string() + " --out " + (dir / "traffic").string());
+    ASSERT_EQ(run.exitCode, 0) << run.err;
+    Rows rows = readRows(dir / "traffic" / "mobility" / "counts_comparison.csv");
+    ASSERT_EQ(rows.rows.size(), 8u) << "two counters × four 15-minute intervals";
+
+    // Where the counters count: Hauptstraße running north, the Ostwall running north-east.
+    Scenario s = Scenario::fromYaml(dir / "traffic.yaml");
+    CityModel model = importCity(s.city, ImportOptions{{}, false});
+    Network net = buildCityNetwork(model.roads);
+    const std::map<std::string, std::pair<std::string, std::string>> detectors = {
+        {"counters:verkehr/hauptstrasse", {"Hauptstraße", "Zaehlung-Hauptstrasse"}},
+        {"counters:verkehr/ring", {"Ostwall", "Zaehlung-Ring"}}};
+    for (auto& row : rows.rows) {
+        auto d = detectors.find(row.at("detector"));
+        ASSERT_NE(d, detectors.end()) << row.at("detector");
+        const Edge& e = net.edges[*net.findEdge(row.at("edge_id"))];
+        EXPECT_EQ(e.name, d->second.first);
+        auto shape = net.laneShape(e.firstLane);
+        Vec2 way = shape.back() - shape.front();
+        EXPECT_GT(way.y(), 0) << e.name << " runs north(east)ward";
+        if (e.name == "Hauptstraße") {
+            EXPECT_GT(way.y(), 3 * std::abs(way.x()));
+        }
+        // The count of that interval in the file (15-minute counts, begin_s after 07:00).
+        int minute = int(num(row, "begin_s")) / 60;
+        std::string time = fmt::format("2026-02-01T07:{:02d}:00", minute);
+        ASSERT_TRUE(recorded.count(time)) << time;
+        EXPECT_NEAR(num(row, "counted"), recorded[time][d->second.second], 1e-9) << d->first << " at " << time;
+        EXPECT_EQ(num(row, "end_s") - num(row, "begin_s"), 900);
+    }
+
+    // The flood run starts with the river at the gauge's reading at 07:00 (its zero is sea level).
+    writeText(dir / "flood.yaml", "name: river\n" + city +
+                                      "time: {start: 2026-02-01T07:00:00+01:00, duration: 60s}\n"
+                                      "modules:\n  flood:\n    cell_size: 20\n    sensor_store: " + store.string() + "\n"
+                                      "    initial_levels: [{polygon: [[475400, 5734040], [475500, 5734040], [475500, 5734110], "
+                                      "[475400, 5734110]], level: {sensor: \"sensors (replay):muster/pegel-hauptbruecke\"}}]\n");
+    run = runCitytwin("run " + (dir / "flood.yaml").string() + " --out " + (dir / "flood").string());
+    ASSERT_EQ(run.exitCode, 0) << run.err;
+    Rows used = readRows(dir / "flood" / "flood" / "sensor_inputs.csv");
+    ASSERT_EQ(used.rows.size(), 1u);
+    EXPECT_EQ(used.rows[0].at("time"), "2026-02-01T06:00:00.000Z");
+    EXPECT_NEAR(num(used.rows[0], "value_m"), recorded["2026-02-01T07:00:00"]["Pegel-Hauptbruecke"], 1e-9);
+}
