@@ -914,6 +914,12 @@ TEST_F(SmallTown, CountsFromASensorStore) {
         EXPECT_NEAR(num(rows.rows[k], "geh_hourly"), geh(entered[k] * 6, counted[k] * 6), 5e-5) << "written with 4 decimals";
     }
 
+    // In total: simulated / counted, the factor the demand is off by.
+    std::ifstream kin(dir / "out" / "kpis.json");
+    json k = json::parse(kin);
+    EXPECT_NEAR(k["baseline"]["mobility"]["counts_simulated_to_counted"]["value"].get<double>(),
+                (entered[0] + entered[1] + entered[2]) / 40.0, 1e-12);
+
     // No store there: an error that says what to run.
     writeText(dir / "nostore.yaml", scenario("    demand: {trips: trips.csv}\n    counts: {store: missing.sqlite}\n", ""));
     Scenario missing = Scenario::fromYaml(dir / "nostore.yaml");

@@ -148,6 +148,7 @@ private:
     std::vector<FcdRecord> fcd;
     double nextFcdS = 0;
     double countsGehShare = std::numeric_limits<double>::quiet_NaN(); // set by writeOutputs
+    double countsRatio = std::numeric_limits<double>::quiet_NaN();    // simulated / counted, all rows
 };
 
 void MobilityModule::configure(const YAML::Node& block, const std::string& whereIn, const CityModel& cityIn) {
@@ -1058,12 +1059,18 @@ void MobilityModule::writeCountComparison(const fs::path& dir) {
     writeCountComparisonCsv(dir / "counts_comparison.csv", rows);
     for (const auto& r : skipped.reasons) spdlog::warn("counts: {}", r);
     countsGehShare = shareGehBelow5(rows);
+    // In total: how far the demand is off. A demand scale of 1 / ratio matches the counts in sum.
+    double simulated = 0, counted = 0;
+    for (const auto& r : rows) simulated += r.simulated, counted += r.counted;
+    countsRatio = counted > 0 ? simulated / counted : std::numeric_limits<double>::quiet_NaN();
 }
 
 Kpis MobilityModule::kpis() const {
     Kpis k = sim ? mobilityKpis(runDemand, sim->results(), cfg.co2) : mobilityKpis(runDemand, {}, cfg.co2);
     if (!cfg.countsFile.empty() || !cfg.countsStore.empty())
         k.push_back({"counts_geh_below_5_share", countsGehShare, ""});
+    if (!cfg.countsFile.empty() || !cfg.countsStore.empty())
+        k.push_back({"counts_simulated_to_counted", countsRatio, ""});
     return k;
 }
 
