@@ -122,6 +122,9 @@ Detector parseDetector(const json& j, const std::string& n, std::vector<std::str
     if (auto v = opt(j, "heading")) {
         d.headingDeg = std::fmod(number(*v, n + ".heading", -1e6, 1e6), 360.0);
         if (d.headingDeg < 0) d.headingDeg += 360;
+        // A tiny negative heading (-1e-20) rounds to 360 when 360 is added: outside [0, 360)
+        // (found by tools/fuzz/fuzz_traffic's config checks).
+        if (d.headingDeg >= 360) d.headingDeg -= 360;
     }
     const json* interval = opt(j, "interval");
     const json* intervalS = opt(j, "interval_s");
@@ -286,6 +289,24 @@ std::string headerList(const std::vector<std::string>& names) {
     for (const auto& n : names)
         s += (s.empty() ? "" : ", ") + n;
     return excerpt(s);
+}
+
+// The day after a date "2021-02-24" (as the time parser reads it: "2021-02-31" is in March).
+std::string nextDate(const std::string& date) {
+    int y = 0, m = 0, d = 0;
+    if (std::sscanf(date.c_str(), "%d-%d-%d", &y, &m, &d) != 3 || m < 1 || m > 12 || d < 1 || d > 31) return date;
+    // civil_from_days (Hinnant), the inverse of replay::daysFromCivil.
+    const int64_t z = replay::daysFromCivil(y, unsigned(m), unsigned(d)) + 1 + 719468;
+    const int64_t era = (z >= 0 ? z : z - 146096) / 146097;
+    const unsigned doe = unsigned(z - era * 146097);
+    const unsigned yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+    const unsigned doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    const unsigned mp = (5 * doy + 2) / 153;
+    const unsigned dd = doy - (153 * mp + 2) / 5 + 1, mm = mp < 10 ? mp + 3 : mp - 9;
+    const int64_t yy = int64_t(yoe) + era * 400 + (mm <= 2);
+    char buf[40];
+    std::snprintf(buf, sizeof buf, "%04lld-%02u-%02u", static_cast<long long>(yy), mm, dd);
+    return buf;
 }
 
 std::string clockWithoutDate(const std::string& where, const std::string& cell) {
@@ -556,7 +577,16 @@ std::optional<TimeCell> parseTimeCell(std::string_view text, const TimeSettings&
     if (auto range = clockRange(s)) {
         auto begin = parseInstant(range->first, time), end = parseInstant(range->second, time);
         if (!begin || !end) return std::nullopt;
-        if (*end <= *begin) *end += 86400; // "23:55 - 00:00"
+        if (*end <= *begin) { // "23:55 - 00:00": the end is on the next day
+            // Read on the next date, in the zone: adding 86400 s to the instant was an hour off
+            // on the days summer time begins and ends, so in Europe/Berlin "23:45 - 00:00" on
+            // 2021-10-31 ended before it began and on 2021-03-28 lasted 75 min (found by
+            // tools/fuzz/fuzz_traffic).
+            TimeSettings next = time;
+            next.date = nextDate(time.date);
+            end = parseInstant(range->second, next);
+            if (!end || *end <= *begin) return std::nullopt;
+        }
         return TimeCell{*begin, *end};
     }
     if (auto begin = parseInstant(s, time)) return TimeCell{*begin, kNaN};
@@ -686,7 +716,11 @@ std::optional<Count> DetectorTable::accept(const RawCount& raw, Rejection& rejec
     if (!std::isfinite(raw.count) || raw.count < 0 || raw.count > kMaxCount)
         return reject(reason::InvalidCount, "count " + fmt(raw.count) + " is not 0..1e6 vehicles");
     if (!std::isfinite(d.intervalS)) {
+        // The same 1 s … 1 day as a configured interval: a first count over a fraction of a
+        // second (end 08:00:00.001Z, or epoch .5) fixed an interval of 1 ms and flows of up
+        // to 3.6e12 veh/h (found by tools/fuzz/fuzz_traffic).
         if (length > 86400) return reject(reason::InvalidTime, "an interval longer than a day");
+        if (length < 1) return reject(reason::InvalidTime, "an interval shorter than a second");
         d.intervalS = length; // the first count fixes it
         if (learned) *learned = true;
     } else if (std::fabs(length - d.intervalS) > kIntervalToleranceS) {

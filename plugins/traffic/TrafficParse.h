@@ -146,8 +146,8 @@ class DetectorTable {
     // Checks a count against its detector, in this order: unknown_detector, invalid_time (a
     // time that is not one, an end not after the begin, no end and no interval),
     // invalid_count (not a number, negative, above 1e6), interval_mismatch (length ≠ interval
-    // ± 1 s). A detector without an interval takes the first count's length; then
-    // *learned is set (its properties changed).
+    // ± 1 s). A detector without an interval takes the first count's length (1 s to 1 day,
+    // else invalid_time); then *learned is set (its properties changed).
     std::optional<Count> accept(const RawCount& raw, Rejection& rejection, bool* learned = nullptr);
     // The sensor's properties_json: {"edge", "heading", "interval_s", "lanes"}, each when known.
     std::string propertiesJson(std::size_t detector) const;

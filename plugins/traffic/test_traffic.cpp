@@ -1056,4 +1056,78 @@ TEST_F(TrafficBroker, WithMqttTheFeedStaysConnectedAfterTheFile) {
     EXPECT_EQ(host.statuses.back(), std::pair(CITYTWIN_STATUS_STOPPED, std::string("stopped")));
 }
 
+// --- Regressions found by tools/fuzz/fuzz_traffic ------------------------------------------------
+
+// A detector without an interval took its first count's length even when that was a fraction of
+// a second (an end 1 ms after the begin, epoch .5), so later counts became flows of up to
+// 3.6e12 veh/h. A learned interval is held to the configured range, 1 s … 1 day.
+TEST(TrafficParse, AFirstCountUnderASecondFixesNoInterval) {
+    TrafficConfig cfg = configOf(R"([{"id": "d1"}, {"id": "d2"}])");
+    DetectorTable table(cfg.detectors);
+    Checked k = check(table, readText("detector,begin,end,count\n"
+                                      "d1,2026-02-01T08:00:00Z,2026-02-01T08:00:00.001Z,5\n",
+                                      cfg));
+    EXPECT_TRUE(k.counts.empty());
+    EXPECT_EQ(k.reasons, std::vector<std::string>{reason::InvalidTime});
+    k = check(table, parseMessage(R"({"detector": "d2", "begin": 1769932800, "end": 1769932800.5, "count": 1})",
+                                  cfg.time));
+    EXPECT_TRUE(k.counts.empty());
+    EXPECT_EQ(k.reasons, std::vector<std::string>{reason::InvalidTime});
+    EXPECT_EQ(json::parse(table.propertiesJson(0)), json::object()) << "no interval learned";
+    // One second is the shortest: learned, a flow of count × 3600.
+    k = check(table, parseMessage(R"({"detector": "d2", "begin": 1769932800, "end": 1769932801, "count": 2})",
+                                  cfg.time));
+    ASSERT_EQ(k.counts.size(), 1u);
+    EXPECT_EQ(k.counts[0].flowVehH, 7200);
+}
+
+// A heading just below 0 (-1e-20) became 360 after adding a turn, outside the documented
+// [0, 360); it is 0 now, and -90 is still 270.
+TEST(TrafficConfigParse, HeadingsStayBelow360) {
+    TrafficConfig cfg = configOf(R"([{"id": "a", "heading": -1e-20}, {"id": "b", "heading": -90}, {"id": "c", "heading": 720}])");
+    EXPECT_EQ(cfg.detectors[0].headingDeg, 0);
+    EXPECT_EQ(cfg.detectors[1].headingDeg, 270);
+    EXPECT_EQ(cfg.detectors[2].headingDeg, 0);
+}
+
+// "23:45 - 00:00" ends on the next day: its end was the date's 00:00 plus 86400 s, an hour off
+// where summer time begins or ends in between. In Europe/Berlin on 2021-10-31 (CEST → CET) it
+// ended before it began (22:45Z .. 22:00Z); on 2021-03-28 (CET → CEST) it lasted 75 min. Now
+// the end is read on the next date: 23:45 CET = 22:45Z .. 00:00 CET = 23:00Z, and 23:45 CEST =
+// 21:45Z .. 00:00 CEST = 22:00Z.
+TEST(TrafficParse, ClockRangesOverMidnightOnSummerTimeDays) {
+    TimeSettings october;
+    october.zone.timezone = "Europe/Berlin";
+    october.date = "2021-10-31";
+    auto c = parseTimeCell("23:45 - 00:00", october);
+    ASSERT_TRUE(c);
+    EXPECT_EQ(c->begin, utc(2021, 10, 31, 22, 45));
+    EXPECT_EQ(c->end, utc(2021, 10, 31, 23, 0));
+    TimeSettings march = october;
+    march.date = "2021-03-28";
+    c = parseTimeCell("23:45 - 00:00", march);
+    ASSERT_TRUE(c);
+    EXPECT_EQ(c->begin, utc(2021, 3, 28, 21, 45));
+    EXPECT_EQ(c->end, utc(2021, 3, 28, 22, 0));
+    // Month and year ends, in UTC: the next date is 2021-03-01 and 2022-01-01.
+    TimeSettings plain;
+    plain.date = "2021-02-28";
+    c = parseTimeCell("23:55 - 00:05", plain);
+    ASSERT_TRUE(c);
+    EXPECT_EQ(c->end, utc(2021, 3, 1, 0, 5));
+    plain.date = "2021-12-31";
+    c = parseTimeCell("23:00 - 01:00", plain);
+    ASSERT_TRUE(c);
+    EXPECT_EQ(c->end, utc(2022, 1, 1, 1, 0));
+    // Through a wide sheet: the last 15 minutes of 2021-10-31 are a 15-minute count.
+    TrafficConfig cfg = configOf(R"([{"id": "d1", "interval": "15min"}])",
+                                 R"("format": "wide", "timezone": "Europe/Berlin", "date": "2021-10-31")");
+    DetectorTable table(cfg.detectors);
+    Checked k = check(table, readText("Zeitraum,d1\n23:30 - 23:45,10\n23:45 - 00:00,20\n", cfg));
+    EXPECT_TRUE(k.reasons.empty()) << k.reasons[0];
+    ASSERT_EQ(k.counts.size(), 2u);
+    EXPECT_EQ(k.counts[1].begin, utc(2021, 10, 31, 22, 45));
+    EXPECT_EQ(k.counts[1].flowVehH, 80);
+}
+
 } // namespace

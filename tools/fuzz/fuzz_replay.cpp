@@ -1,26 +1,34 @@
-// libFuzzer target: the replay plugin's CSV parsing (plugins/replay/ReplayParse.h) — rows and
-// cells, row times (iso, dmy, epoch) in UTC, Europe/Berlin or a fixed offset, values — driven
-// the way replay_plugin.cpp reads a file: a header line (byte-order mark stripped), then one row
-// per line, blank lines skipped.
+// libFuzzer target: the replay plugin's parsing (plugins/replay/ReplayParse.h) — CSV rows and
+// cells, JSON records (jsonRecords: an array of objects or JSON Lines), row times (iso, dmy,
+// epoch) in UTC, Europe/Berlin or a fixed offset, ISO times with their own zone ("Z",
+// "+01:00", "+0100", fractional seconds), values — driven the way replay_plugin.cpp reads a
+// file: a CSV's header line (byte-order mark stripped), then one row per line, blank lines
+// skipped; a JSON file whole, its records' cells by the configured keys (the time key first).
 //
 // Input layout (the seeds in corpus/fuzz_replay/ start with two printable selector bytes):
 //   byte 0: bits 0-1 time_format (iso, dmy, epoch, iso); bits 2-3 timezone (UTC,
 //           Europe/Berlin, the header's first cell as a fixed offset like "+01:00", Berlin);
 //           bit 4 time_label end; bit 5 decimal comma; bits 6-7 delimiter (, ; TAB |)
-//   byte 1: bits 0-1 the time column; bits 2-3 the replay speed (1, 3600, 0.001, 1e6) for
-//           replayDelay (when a row is due after the first)
-//   the rest: the CSV file
+//   byte 1: bits 0-1 the time column (JSON: the time key, one of time, level, flow, t);
+//           bits 2-3 the replay speed (1, 3600, 0.001, 1e6) for replayDelay (when a row is due
+//           after the first); bit 6 the rest is a JSON records file (else CSV; the fixed-offset
+//           zone is then +01:00)
+//   the rest: the CSV or JSON file
 // Checks, besides the sanitizers (UBSan's float-cast-overflow covers replayDelay): a row time
-// is finite, and for iso/dmy it lies on the date the
-// row names (within the zone offset and hour 24); a fixed offset is within ±24 h; a value is
-// finite; a row has at least one cell.
+// is finite, and for iso/dmy it lies on the date the row names (within the zone offset, the
+// cell's own zone — at most ±24 h — and hour 24); an ISO time stating its zone is exactly that
+// instant (fractional seconds included), whatever the configured timezone; a fixed offset is
+// within ±24 h; a value is finite; a row has at least one cell. jsonRecords throws nothing but
+// std::runtime_error, and a record that is one has exactly one cell per key.
 #include "ReplayParse.h"
+#include "fuzz_time_oracle.h"
 
 #include <cmath>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
 #include <sstream>
+#include <stdexcept>
 #include <string>
 
 using namespace citytwin::replay;
@@ -46,6 +54,39 @@ bool namedDay(const std::string& format, const std::string& s, int64_t& day) {
     return true;
 }
 
+// One row's cells: its time (when the time column is there) and its values.
+void checkRow(const std::vector<std::string>& cells, TimeParser& time, std::size_t timeColumn, double speed,
+              bool decimalComma, std::optional<double>& firstTime) {
+    if (timeColumn < cells.size()) {
+        const std::string& cell = cells[timeColumn];
+        TimeParser utc = time; // the same cell read as if the configured zone were UTC
+        utc.timezone = "UTC";
+        utc.fixedOffset = 0;
+        if (std::optional<double> t = time.parse(cell)) {
+            CHECK(std::isfinite(*t), cell);
+            if (!firstTime) firstTime = *t;
+            (void)replayDelay(*t, *firstTime, speed);
+            int64_t day;
+            if (time.timeFormat != "epoch" && namedDay(time.timeFormat, cell, day)) {
+                // 00:00 .. 24:00 local, minus an offset of at most ±24 h (the configured zone
+                // or the cell's own, "+23:59" at most), plus a fraction of a second.
+                const double lo = double(day) * 86400 - 2 * 86400,
+                             hi = double(day + 1) * 86400 + 2 * 86400;
+                CHECK(*t >= lo && *t <= hi, cell);
+            }
+            if (time.timeFormat == "iso")
+                if (std::optional<double> exact = citytwin::fuzz::statedZoneTime(cell)) {
+                    // Its own zone wins: exactly that instant, and the same under any timezone.
+                    CHECK(std::fabs(*t - *exact) < 1e-3, cell);
+                    std::optional<double> u = utc.parse(cell);
+                    CHECK(u && *u == *t, cell);
+                }
+        }
+    }
+    for (const std::string& c : cells)
+        if (std::optional<double> v = parseValue(c, decimalComma)) CHECK(std::isfinite(*v), c);
+}
+
 } // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
@@ -65,6 +106,26 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     const double speed = kSpeeds[(b1 >> 2) & 3];
     std::optional<double> firstTime;
 
+    if (b1 & 0x40) { // JSON records: the keys are the configuration's, the time key first
+        static const char* const kKeys[] = {"time", "level", "flow", "t"};
+        std::vector<std::string> keys = {kKeys[timeColumn]};
+        for (const char* k : kKeys)
+            if (k != keys[0]) keys.push_back(k);
+        if (zone == 2) time.fixedOffset = 3600;
+        std::vector<std::optional<std::vector<std::string>>> rows;
+        try {
+            rows = jsonRecords(std::string(reinterpret_cast<const char*>(data + 2), size - 2), keys);
+        } catch (const std::runtime_error&) {
+            return 0; // the plugin refuses the file with this message
+        }
+        for (const auto& row : rows) {
+            if (!row) continue; // a bad row: counted
+            CHECK(row->size() == keys.size(), std::to_string(row->size()));
+            checkRow(*row, time, 0, speed, decimalComma, firstTime);
+        }
+        return 0;
+    }
+
     std::istringstream in(std::string(reinterpret_cast<const char*>(data + 2), size - 2));
     std::string line;
     if (!std::getline(in, line)) return 0;
@@ -81,23 +142,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
         if (line.find_first_not_of(" \r\t") == std::string::npos) continue;
         std::vector<std::string> cells = splitRow(line, delimiter);
         CHECK(!cells.empty(), line);
-        if (timeColumn < cells.size()) {
-            const std::string& cell = cells[timeColumn];
-            if (std::optional<double> t = time.parse(cell)) {
-                CHECK(std::isfinite(*t), cell);
-                if (!firstTime) firstTime = *t;
-                (void)replayDelay(*t, *firstTime, speed);
-                int64_t day;
-                if (time.timeFormat != "epoch" && namedDay(time.timeFormat, cell, day)) {
-                    // 00:00 .. 24:00 local, minus an offset of at most ±24 h.
-                    const double lo = double(day) * 86400 - 2 * 86400,
-                                 hi = double(day + 1) * 86400 + 2 * 86400;
-                    CHECK(*t >= lo && *t <= hi, cell);
-                }
-            }
-        }
-        for (const std::string& c : cells)
-            if (std::optional<double> v = parseValue(c, decimalComma)) CHECK(std::isfinite(*v), c);
+        checkRow(cells, time, timeColumn, speed, decimalComma, firstTime);
     }
     return 0;
 }

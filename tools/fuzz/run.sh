@@ -23,7 +23,7 @@ timeout_s=10
 build="$root/build-fuzz"
 jobs="$(nproc 2>/dev/null || echo 2)"
 targets=()
-all_targets=(fuzz_decoders fuzz_mqtt_config fuzz_replay)
+all_targets=(fuzz_decoders fuzz_mqtt_config fuzz_replay fuzz_traffic)
 
 usage() { sed -n '2,17p' "$0" | sed 's/^# \{0,1\}//'; }
 while [ $# -gt 0 ]; do
