@@ -337,3 +337,231 @@ TEST(FloodGreenAmpt, PondedInfiltrationFollowsTheAnalyticCurve) {
 }
 
 } // namespace
+
+namespace {
+
+// The last row of a CSV as name -> value.
+std::map<std::string, double> csvRow(const fs::path& file, int row = -1) {
+    std::ifstream in(file);
+    std::string header, line;
+    std::getline(in, header);
+    std::vector<std::string> rows;
+    while (std::getline(in, line))
+        if (!line.empty()) rows.push_back(line);
+    std::map<std::string, double> out;
+    if (rows.empty()) return out;
+    std::stringstream h(header), r(row < 0 ? rows.back() : rows.at(static_cast<size_t>(row)));
+    for (std::string name, value; std::getline(h, name, ',') && std::getline(r, value, ',');) out[name] = std::stod(value);
+    return out;
+}
+
+// Two land-use polygons over the flat basin: residential in the west half, industrial in the east.
+void writeHalvesLandUse(const fs::path& file, const std::string& west, const std::string& east) {
+    auto box = [](double x0, double x1) {
+        return fmt::format("POLYGON(({0} {1},{2} {1},{2} {3},{0} {3},{0} {1}))", x0, N0, x1, N0 + 100);
+    };
+    writeLayer(file, "GPKG", "landuse", 25832, {{"landuse"}},
+               {{box(E0, E0 + 100), {{"landuse", west}}}, {box(E0 + 100, E0 + 200), {{"landuse", east}}}});
+}
+
+// Sewer capacity by land-use class on the sealed share: 36 mm/h rain for 1000 s on a closed
+// basin, residential (sealed 0.45) drains 15 mm/h, industrial (0.80) 30 mm/h; the rain always
+// exceeds the drainage, so each cell loses rate × sealed share × time, and the whole basin the
+// analytic sum over the two classes.
+TEST_F(FloodScenario, DrainageByLandUseClass) {
+    writeHalvesLandUse(dir / "lu.gpkg", "residential", "industrial");
+    json k = runYaml("name: lu\ncity: {terrain: dem.tif, landuse: lu.gpkg}\ntime: {duration: 1000s}\n"
+                     "modules:\n  flood:\n    rain: {intensity_mm_h: 36}\n    gauge_interval: 100\n"
+                     "    losses: {drainage_mm_h: 20, drainage_by_landuse: {residential: 15, industrial: 30}}\n",
+                     "lu");
+    const auto& f = k["baseline"]["flood"];
+    const double half = 100.0 * 100.0, mmh = 1e-3 / 3600, T = 1000;
+    const double res = landUseClass("residential").imperviousness, ind = landUseClass("industrial").imperviousness;
+    ASSERT_NEAR(res, 0.45, 1e-6);
+    ASSERT_NEAR(ind, 0.80, 1e-6);
+    const double expected = (15 * res + 30 * ind) * mmh * half * T;
+    EXPECT_NEAR(f["loss_volume"]["value"].get<double>(), expected, 1e-6 * expected);
+    auto last = csvRow(dir / "lu" / "flood" / "mass_balance.csv");
+    EXPECT_NEAR(last["time_s"], T, 1e-9);
+    EXPECT_NEAR(last["loss_m3"], expected, 1e-6 * expected);
+    EXPECT_LT(std::abs(f["mass_error_relative"]["value"].get<double>()), 1e-6);
+
+    // Only residential listed: the industrial half falls back to drainage_mm_h.
+    json k2 = runYaml("name: lu2\ncity: {terrain: dem.tif, landuse: lu.gpkg}\ntime: {duration: 1000s}\n"
+                      "modules:\n  flood:\n    rain: {intensity_mm_h: 36}\n"
+                      "    losses: {drainage_mm_h: 20, drainage_by_landuse: {residential: 15}}\n",
+                      "lu2");
+    const double expected2 = (15 * res + 20 * ind) * mmh * half * T;
+    EXPECT_NEAR(k2["baseline"]["flood"]["loss_volume"]["value"].get<double>(), expected2, 1e-6 * expected2);
+
+    // A class the city model does not know is an error that lists the known ones.
+    writeText(dir / "badlu.yaml", "name: badlu\ncity: {terrain: dem.tif, landuse: lu.gpkg}\nmodules:\n  flood:\n"
+                                  "    losses: {drainage_by_landuse: {residental: 15}}\n");
+    CommandResult r = runCitytwin("run " + (dir / "badlu.yaml").string() + " --out " + (dir / "badlu").string());
+    EXPECT_EQ(r.exitCode, 2);
+    EXPECT_NE(r.err.find("unknown land-use class 'residental'"), std::string::npos) << r.err;
+    EXPECT_NE(r.err.find("residential, commercial"), std::string::npos) << r.err;
+}
+
+} // namespace
+
+namespace {
+
+// The Curve Number formula against the published TR-55 table (USDA NRCS 1986, Table 2-1):
+// CN 80 and P = 2.0 in give Q = 0.56 in.
+TEST(FloodScsCurveNumber, FormulaMatchesTr55Table) {
+    const double inch = 0.0254;
+    const double s = scsRetentionM(80);
+    EXPECT_NEAR(s, 0.0635, 1e-12); // 1000/80 − 10 = 2.5 in
+    EXPECT_NEAR(scsRunoffM(2.0 * inch, s, 0.2) / inch, 0.56, 0.01);
+    EXPECT_EQ(scsRunoffM(0.4 * inch, s, 0.2), 0.0);         // below Ia = 0.5 in: no runoff
+    EXPECT_NEAR(scsRunoffM(0.05, scsRetentionM(100), 0.2), 0.05, 1e-15); // CN 100: all of it
+}
+
+// 50 mm in 30 min on a closed flat basin, all forest (sealed share 0) with CN 80: with rain alone
+// every cell keeps exactly the runoff Q(50 mm) = (50 − 12.7)² / (50 − 12.7 + 63.5) mm = 13.80 mm.
+TEST_F(FloodScenario, ScsCurveNumberLeavesTheRunoffDepth) {
+    writeHalvesLandUse(dir / "lu.gpkg", "forest", "forest");
+    json k = runYaml("name: cn\ncity: {terrain: dem.tif, landuse: lu.gpkg}\ntime: {duration: 2400s}\n"
+                     "modules:\n  flood:\n    rain: {intensity_mm_h: 100, duration: 30min}\n"
+                     "    losses: {drainage_mm_h: 20, scs_cn: {default: 70, by_landuse: {forest: 80}, ia_ratio: 0.2}}\n"
+                     "    gauges: [{name: P, at: [482020, 5730020]}, {name: Q, at: [482150, 5730070]}]\n",
+                     "cn");
+    const auto& f = k["baseline"]["flood"];
+    const double S = 25400.0 / 80 - 254, Ia = 0.2 * S, P = 50; // mm
+    const double Q = (P - Ia) * (P - Ia) / (P - Ia + S) / 1000; // m
+    EXPECT_NEAR(Q, 0.01380, 5e-6);
+    EXPECT_NEAR(f["gauge_P_max_depth"]["value"].get<double>(), Q, 1e-6);
+    EXPECT_NEAR(f["gauge_Q_max_depth"]["value"].get<double>(), Q, 1e-6);
+    const double area = 200.0 * 100.0;
+    EXPECT_NEAR(f["rain_volume"]["value"].get<double>(), 0.050 * area, 1e-6 * 0.050 * area);
+    EXPECT_NEAR(f["loss_volume"]["value"].get<double>(), (0.050 - Q) * area, 1e-5 * (0.050 - Q) * area);
+    EXPECT_NEAR(f["stored_volume"]["value"].get<double>(), Q * area, 1e-5 * Q * area);
+    EXPECT_LT(std::abs(f["mass_error_relative"]["value"].get<double>()), 1e-6);
+
+    // Bad input: a curve number outside (0, 100], and two infiltration models on one share.
+    auto expectError = [&](const std::string& losses, const std::string& text) {
+        writeText(dir / "badcn.yaml", "name: badcn\ncity: {terrain: dem.tif}\nmodules:\n  flood:\n    losses: " + losses + "\n");
+        CommandResult r = runCitytwin("run " + (dir / "badcn.yaml").string() + " --out " + (dir / "badcn").string());
+        EXPECT_EQ(r.exitCode, 2) << losses;
+        EXPECT_NE(r.err.find(text), std::string::npos) << r.err;
+    };
+    expectError("{scs_cn: {default: 0}}", "must be in (0, 100]");
+    expectError("{scs_cn: {default: 75, by_landuse: {park: 120}}}", "must be in (0, 100]");
+    expectError("{scs_cn: {default: 75}, infiltration_mm_h: 5}", "scs_cn and infiltration_mm_h");
+    expectError("{scs_cn: {default: 75}, green_ampt: {soil: loam}}", "scs_cn and green_ampt");
+    expectError("{scs_cn: {default: 75, by_landuse: {parc: 60}}}", "unknown land-use class 'parc'");
+}
+
+} // namespace
+
+namespace {
+
+// A Float32 GeoTIFF in EPSG:25832 (north-up, `cell` m pixels, rows from the north) with a nodata value.
+void writeTestRaster(const fs::path& file, int nx, int ny, double cell, double west, double north,
+                     const std::vector<float>& values, double nodata = -9999) {
+    gis::initGdal();
+    GDALDriver* tif = GetGDALDriverManager()->GetDriverByName("GTiff");
+    GDALDatasetUniquePtr ds(tif->Create(file.c_str(), nx, ny, 1, GDT_Float32, nullptr));
+    ASSERT_TRUE(ds);
+    double gt[6] = {west, cell, 0, north, 0, -cell};
+    ASSERT_EQ(ds->SetGeoTransform(gt), CE_None);
+    OGRSpatialReference srs;
+    srs.importFromEPSG(25832);
+    ASSERT_EQ(ds->SetSpatialRef(&srs), CE_None);
+    ASSERT_EQ(ds->GetRasterBand(1)->SetNoDataValue(nodata), CE_None);
+    ASSERT_EQ(ds->GetRasterBand(1)->RasterIO(GF_Write, 0, 0, nx, ny, const_cast<float*>(values.data()), nx, ny,
+                                             GDT_Float32, 0, 0),
+              CE_None);
+}
+
+// West half (x < 100 m) of a 5 m raster at `west`, the east half at `east` (both mm/h or m).
+std::vector<float> halves(int nx, int ny, float west, float east) {
+    std::vector<float> v(static_cast<size_t>(nx) * ny);
+    for (int r = 0; r < ny; ++r)
+        for (int c = 0; c < nx; ++c) v[static_cast<size_t>(r) * nx + c] = c < nx / 2 ? west : east;
+    return v;
+}
+
+// Initial water levels from a raster (5 m pixels on the 2 m flood grid, nearest pixel under
+// each cell centre): 100.5 m over the western half, nodata in the east, on the flat 100 m
+// basin: 0.5 m of water in the west, none in the east, 0.5 m × 10,000 m² stored at t = 0.
+TEST_F(FloodScenario, InitialLevelsFromARaster) {
+    writeTestRaster(dir / "levels.tif", 40, 20, 5.0, E0, N0 + 100, halves(40, 20, 100.5f, -9999.0f));
+    runYaml("name: lev\ncity: {terrain: dem.tif}\ntime: {duration: 20s}\n"
+            "modules:\n  flood:\n    initial_levels: [{raster: levels.tif}]\n    gauge_interval: 10\n"
+            "    gauges: [{name: W, at: [482020, 5730050]}, {name: E, at: [482150, 5730050]}]\n",
+            "lev");
+    auto g0 = csvRow(dir / "lev" / "flood" / "gauges.csv", 0);
+    EXPECT_NEAR(g0["W_depth_m"], 0.5, 1e-6);
+    EXPECT_EQ(g0["E_depth_m"], 0.0);
+    auto m0 = csvRow(dir / "lev" / "flood" / "mass_balance.csv", 0);
+    EXPECT_EQ(m0["time_s"], 0.0);
+    EXPECT_NEAR(m0["storage_m3"], 0.5 * 100 * 100, 1e-6 * 5000);
+    auto last = csvRow(dir / "lev" / "flood" / "mass_balance.csv");
+    EXPECT_LT(std::abs(last["relative_error"]), 1e-6);
+
+    // A raster over the western half only leaves half the grid uncovered: an error that says so.
+    writeTestRaster(dir / "west.tif", 20, 20, 5.0, E0, N0 + 100, std::vector<float>(400, 100.5f));
+    writeText(dir / "badlev.yaml", "name: badlev\ncity: {terrain: dem.tif}\nmodules:\n  flood:\n"
+                                   "    initial_levels: [{raster: west.tif}]\n");
+    CommandResult r = runCitytwin("run " + (dir / "badlev.yaml").string() + " --out " + (dir / "badlev").string());
+    EXPECT_EQ(r.exitCode, 2);
+    EXPECT_NE(r.err.find("does not cover the flood grid: 50.0 %"), std::string::npos) << r.err;
+    EXPECT_NE(r.err.find("west.tif"), std::string::npos) << r.err;
+    writeText(dir / "nolev.yaml", "name: nolev\ncity: {terrain: dem.tif}\nmodules:\n  flood:\n"
+                                  "    initial_levels: [{raster: missing.tif}]\n");
+    r = runCitytwin("run " + (dir / "nolev.yaml").string() + " --out " + (dir / "nolev").string());
+    EXPECT_EQ(r.exitCode, 2);
+    EXPECT_NE(r.err.find("missing.tif"), std::string::npos) << r.err;
+}
+
+} // namespace
+
+namespace {
+
+// Radar rain: 36 mm/h over the western half (0 in the east) for 1000 s, then 18 mm/h everywhere
+// until 2000 s (the default end: one more interval), on a closed lossless basin split by a wall
+// (a 2 m building along x = 100–102 m) so the halves do not mix. 5 m rasters on the 2 m grid.
+TEST_F(FloodScenario, RainFromRastersPerTime) {
+    writeTestRaster(dir / "r0.tif", 40, 20, 5.0, E0, N0 + 100, halves(40, 20, 36.0f, 0.0f));
+    writeTestRaster(dir / "r1.tif", 40, 20, 5.0, E0, N0 + 100, std::vector<float>(800, 18.0f));
+    std::string wall = fmt::format("POLYGON(({0} {1},{2} {1},{2} {3},{0} {3},{0} {1}))", E0 + 100, N0 - 1, E0 + 102, N0 + 101);
+    writeLayer(dir / "wall.gpkg", "GPKG", "buildings", 25832, {{"id"}, {"height"}}, {{wall, {{"id", "W"}, {"height", "3"}}}});
+    auto run = [&](const std::string& name, const std::string& factor) {
+        return runYaml("name: " + name + "\ncity: {terrain: dem.tif, buildings: wall.gpkg}\ntime: {duration: 2400s}\n"
+                       "modules:\n  flood:\n    rain: {rasters: [{time: 0, file: r0.tif}, {time: 1000s, file: r1.tif}], unit: mm_h" +
+                           factor + "}\n    gauge_interval: 200\n"
+                           "    gauges: [{name: W, at: [482020, 5730050]}, {name: E, at: [482150, 5730050]}]\n",
+                       name)["baseline"]["flood"];
+    };
+    json f = run("radar", "");
+    const double west = 100.0 * 100.0, east = 98.0 * 100.0; // the wall takes the cells x = 100–102 m
+    const double expected = 0.010 * west + 0.005 * (west + east);
+    EXPECT_NEAR(f["rain_volume"]["value"].get<double>(), expected, 1e-6 * expected);
+    EXPECT_LT(std::abs(f["mass_error_relative"]["value"].get<double>()), 1e-6);
+    auto at1000 = csvRow(dir / "radar" / "flood" / "gauges.csv", 5), last = csvRow(dir / "radar" / "flood" / "gauges.csv");
+    EXPECT_EQ(at1000["time_s"], 1000.0);
+    EXPECT_NEAR(at1000["W_depth_m"], 0.010, 1e-6);
+    EXPECT_NEAR(at1000["E_depth_m"], 0.0, 1e-9);
+    EXPECT_EQ(last["time_s"], 2400.0);
+    EXPECT_NEAR(last["W_depth_m"], 0.015, 1e-6); // no rain after 2000 s
+    EXPECT_NEAR(last["E_depth_m"], 0.005, 1e-6);
+    // factor still multiplies.
+    json half = run("radarhalf", ", factor: 0.5");
+    EXPECT_NEAR(half["rain_volume"]["value"].get<double>(), 0.5 * expected, 1e-6 * expected);
+
+    auto expectError = [&](const std::string& rain, const std::string& text) {
+        writeText(dir / "badr.yaml", "name: badr\ncity: {terrain: dem.tif}\nmodules:\n  flood:\n    rain: " + rain + "\n");
+        CommandResult r = runCitytwin("run " + (dir / "badr.yaml").string() + " --out " + (dir / "badr").string());
+        EXPECT_EQ(r.exitCode, 2) << rain;
+        EXPECT_NE(r.err.find(text), std::string::npos) << r.err;
+    };
+    expectError("{rasters: [{time: 0, file: r0.tif}]}", "needs 'end'");
+    expectError("{rasters: [{time: 0, file: r0.tif}], end: 1h, unit: mm}", "unit must be mm_h");
+    expectError("{rasters: [{time: 0, file: nope.tif}], end: 1h}", "nope.tif");
+    expectError("{rasters: [{time: 600, file: r0.tif}, {time: 0, file: r1.tif}]}", "times must increase");
+    expectError("{intensity_mm_h: 5, rasters: [{time: 0, file: r0.tif}]}", "one of");
+}
+
+} // namespace

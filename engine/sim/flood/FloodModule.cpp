@@ -2,6 +2,7 @@
 
 #include "core/Error.h"
 #include "feeds/SensorStore.h"
+#include "gis/RasterRead.h"
 #include "gis/Writers.h"
 #include "sim/flood/DesignStorm.h"
 
@@ -36,6 +37,18 @@ const std::vector<SoilClass>& soilClasses() {
         {"clay", 0.3, 0.3163, 0.385},
     };
     return table;
+}
+
+// The land-use class named by a YAML key (a row of the city model's table, docs/city-model.md);
+// anything else is an error that lists the classes.
+size_t landUseIndex(const YamlReader& y, const YAML::Node& key, const std::string& section) {
+    std::string name = y.str(key, section);
+    const auto& table = landUseTable();
+    for (size_t k = 0; k < table.size(); ++k)
+        if (name == table[k].name) return k;
+    std::string known;
+    for (const auto& row : table) known += (known.empty() ? "" : ", ") + std::string(row.name);
+    y.fail(key, "unknown land-use class '" + name + "' in " + section, "the city model's classes are " + known);
 }
 
 struct Gauge {
@@ -104,11 +117,17 @@ private:
     std::string buildingMode = "blocked";
     double buildingRaiseM = 0;
     double drainageMmH = 0, infiltrationMmH = 0;
+    std::vector<double> drainageByClass;  // mm/h per land-use class (landUseTable()), NaN: not listed
+    // SCS Curve Number on the unsealed share: default CN (NaN: not used), CN per class, Ia/S.
+    double scsDefaultCn = NAN, scsIaRatio = 0.2;
+    std::vector<double> scsCnByClass;
     std::optional<SoilClass> greenAmpt;
     double greenAmptDeficit = 0;
     double gaugeIntervalS = 60, snapshotIntervalS = 0;
     std::function<double(double)> rain;
     std::vector<double> rainBreaks; // times where the rain rate changes
+    std::vector<double> rainFieldTimes;            // rain rasters: from when each holds
+    std::vector<std::vector<float>> rainFields;    //   and its rate per cell, m/s
     double manningDefault = 0.035;
     struct InflowSpec {
         std::string name;
@@ -120,6 +139,11 @@ private:
     void addInflow(const InflowSpec& inflow);
     std::vector<InflowSpec> inflowSpecs;
     std::vector<std::pair<std::vector<Vec2>, double>> initialLevels; // polygon, level
+    std::vector<std::vector<float>> initialLevelRasters; // water level per cell (NaN: none)
+    // A raster (any GDAL format) on the flood grid: reprojected by GDAL (bilinear) when its CRS
+    // differs from the city's, then each cell takes the pixel under its centre; NaN = nodata.
+    // Cells outside the raster are an error that says what share lies outside.
+    std::vector<float> rasterOnGrid(const Yaml& y, const YAML::Node& n, const std::string& key) const;
     // Levels read from a sensor store when the run starts (`level: {sensor: ID}`): what the
     // river gauge says at the scenario start becomes the initial or boundary water level.
     struct SensorLevel {
@@ -159,6 +183,7 @@ private:
     std::vector<float> sealed;                 // sealed share per cell
     std::vector<float> manning;                // Manning's n per cell
     std::vector<int32_t> buildingOfCell;       // -1 or building index
+    std::vector<int16_t> landUseOfCell;        // -1 (no land use) or a row of landUseTable()
     std::vector<float> bedInitial;
     double nextGaugeS = 0, nextSnapshotS = 0;
     struct GaugeRow {
@@ -327,8 +352,49 @@ void FloodModule::configure(const YAML::Node& block, const std::string& whereIn,
         }
     }
     if (auto r = b["rain"]) {
-        y.checkKeys(r, "rain", {"intensity_mm_h", "duration", "hyetograph", "design_storm", "factor"});
-        if (r["intensity_mm_h"]) {
+        y.checkKeys(r, "rain", {"intensity_mm_h", "duration", "hyetograph", "design_storm", "factor", "rasters", "unit", "end"});
+        int kinds = (r["intensity_mm_h"] ? 1 : 0) + (r["hyetograph"] ? 1 : 0) + (r["design_storm"] ? 1 : 0) + (r["rasters"] ? 1 : 0);
+        if (kinds > 1) y.fail(r, "rain takes one of intensity_mm_h, hyetograph, design_storm or rasters");
+        if ((r["unit"] || r["end"]) && !r["rasters"]) y.fail(r, "'unit' and 'end' belong to rain rasters");
+        if (auto rs = r["rasters"]) {
+            // Radar rain: [{time: 0, file: r0.tif}, ...], each raster a rate (mm/h) per pixel that
+            // holds until the next time; the last until `end` (default: one more interval).
+            if (!rs.IsSequence() || rs.size() == 0) y.fail(rs, "rain rasters must be a list of {time: t, file: FILE}");
+            if (r["unit"] && r["unit"].as<std::string>() != "mm_h")
+                y.fail(r["unit"], "rain raster unit must be mm_h (a rate per pixel)",
+                       "convert depths per interval to mm/h: depth_mm × 3600 / interval_s (gdal_calc)");
+            for (auto e : rs) {
+                y.checkKeys(e, "rain raster", {"time", "file"});
+                if (!e["time"] || !e["file"]) y.fail(e, "a rain raster needs time and file");
+                double t = y.duration(e["time"], "time");
+                if (!rainFieldTimes.empty() && t <= rainFieldTimes.back())
+                    y.fail(e["time"], "rain raster times must increase", "list the rasters in time order");
+                std::vector<float> field = rasterOnGrid(y, e["file"], "rain raster");
+                size_t nodata = 0;
+                for (float& v : field) {
+                    if (std::isnan(v)) {
+                        v = 0; // no radar value: no rain
+                        ++nodata;
+                        continue;
+                    }
+                    if (v < 0) y.fail(e["file"], fmt::format("rain raster {} has a negative rate ({} mm/h)", e["file"].as<std::string>(), v));
+                    v = static_cast<float>(v * kMmPerHour);
+                }
+                if (nodata)
+                    spdlog::warn("flood: rain raster {}: {:.1f} % of the grid's cells are nodata, taken as no rain",
+                                 e["file"].as<std::string>(), 100.0 * nodata / field.size());
+                rainFieldTimes.push_back(t);
+                rainFields.push_back(std::move(field));
+            }
+            double end;
+            if (r["end"]) end = y.duration(r["end"], "end");
+            else if (rainFieldTimes.size() >= 2) end = 2 * rainFieldTimes.back() - rainFieldTimes[rainFieldTimes.size() - 2];
+            else y.fail(rs, "a single rain raster needs 'end' (when its rain stops)", "rain: {rasters: [...], end: 1h}");
+            if (end <= rainFieldTimes.back()) y.fail(r["end"], "rain 'end' must come after the last raster's time");
+            rainBreaks = rainFieldTimes;
+            rainBreaks.push_back(end);
+            rain = [end](double t) { return t < end ? 1.0 : 0.0; }; // multiplies the fields
+        } else if (r["intensity_mm_h"]) {
             double mmh = y.number(r["intensity_mm_h"], "intensity_mm_h");
             if (mmh < 0) y.fail(r["intensity_mm_h"], "rain intensity must not be negative");
             double dur = r["duration"] ? y.duration(r["duration"], "duration") : std::numeric_limits<double>::infinity();
@@ -379,7 +445,7 @@ void FloodModule::configure(const YAML::Node& block, const std::string& whereIn,
         }
     }
     if (auto l = b["losses"]) {
-        y.checkKeys(l, "losses", {"drainage_mm_h", "infiltration_mm_h", "green_ampt"});
+        y.checkKeys(l, "losses", {"drainage_mm_h", "drainage_by_landuse", "infiltration_mm_h", "green_ampt", "scs_cn"});
         if (auto ga = l["green_ampt"]) {
             y.checkKeys(ga, "green_ampt", {"soil", "initial_saturation"});
             std::string soil = ga["soil"] ? ga["soil"].as<std::string>() : "loam";
@@ -395,6 +461,43 @@ void FloodModule::configure(const YAML::Node& block, const std::string& whereIn,
         if (l["drainage_mm_h"]) drainageMmH = y.number(l["drainage_mm_h"], "drainage_mm_h");
         if (l["infiltration_mm_h"]) infiltrationMmH = y.number(l["infiltration_mm_h"], "infiltration_mm_h");
         if (drainageMmH < 0 || infiltrationMmH < 0) y.fail(l, "loss rates must not be negative");
+        if (auto cn = l["scs_cn"]) {
+            // SCS Curve Number (TR-55) on the unsealed share: {default: 75, by_landuse: {park: 61}, ia_ratio: 0.2}.
+            if (!cn.IsMap()) y.fail(cn, "scs_cn must be a map", "e.g. {default: 75, by_landuse: {park: 61}, ia_ratio: 0.2}");
+            y.checkKeys(cn, "scs_cn", {"default", "by_landuse", "ia_ratio"});
+            if (l["green_ampt"] || l["infiltration_mm_h"])
+                y.fail(cn, std::string("scs_cn and ") + (l["green_ampt"] ? "green_ampt" : "infiltration_mm_h") +
+                               " both act on the unsealed share",
+                       "give one infiltration model: scs_cn, green_ampt or infiltration_mm_h");
+            auto curveNumber = [&](const YAML::Node& n, const std::string& key) {
+                double v = y.number(n, key);
+                if (!(v > 0 && v <= 100)) y.fail(n, fmt::format("curve number {} in {} must be in (0, 100]", v, key));
+                return v;
+            };
+            if (!cn["default"]) y.fail(cn, "scs_cn needs 'default' (the curve number of cells whose class is not listed)");
+            scsDefaultCn = curveNumber(cn["default"], "scs_cn.default");
+            if (auto bl = cn["by_landuse"]) {
+                if (!bl.IsMap()) y.fail(bl, "scs_cn.by_landuse must be a map {class: CN}", "e.g. {park: 61, forest: 55}");
+                scsCnByClass.assign(landUseTable().size(), NAN);
+                for (auto it = bl.begin(); it != bl.end(); ++it)
+                    scsCnByClass[landUseIndex(y, it->first, "scs_cn.by_landuse")] = curveNumber(it->second, "scs_cn.by_landuse");
+            }
+            if (cn["ia_ratio"]) {
+                scsIaRatio = y.number(cn["ia_ratio"], "ia_ratio");
+                if (scsIaRatio < 0 || scsIaRatio > 1) y.fail(cn["ia_ratio"], "ia_ratio must be in [0, 1]", "TR-55 uses 0.2, newer work 0.05");
+            }
+        }
+        if (auto dl = l["drainage_by_landuse"]) {
+            // Sewer capacity by land-use class: {residential: 15, industrial: 30, ...}.
+            if (!dl.IsMap()) y.fail(dl, "drainage_by_landuse must be a map {class: mm_h}", "e.g. {residential: 15, industrial: 30}");
+            drainageByClass.assign(landUseTable().size(), NAN);
+            for (auto it = dl.begin(); it != dl.end(); ++it) {
+                size_t k = landUseIndex(y, it->first, "drainage_by_landuse");
+                double v = y.number(it->second, "drainage_by_landuse");
+                if (v < 0) y.fail(it->second, "drainage rate must not be negative");
+                drainageByClass[k] = v;
+            }
+        }
     }
     const Vec2 origin = city->frame.origin;
     if (auto ins = b["inflows"]) {
@@ -405,7 +508,13 @@ void FloodModule::configure(const YAML::Node& block, const std::string& whereIn,
     }
     if (auto il = b["initial_levels"]) {
         for (auto e : il) {
-            y.checkKeys(e, "initial level", {"polygon", "level"});
+            y.checkKeys(e, "initial level", {"polygon", "level", "raster"});
+            if (e["raster"]) {
+                // Water surface elevation per pixel (m a.s.l.); nodata: no water there.
+                if (e["polygon"] || e["level"]) y.fail(e, "an initial level is {raster: FILE} or {polygon: ..., level: ...}, not both");
+                initialLevelRasters.push_back(rasterOnGrid(y, e["raster"], "initial_levels raster"));
+                continue;
+            }
             auto ring = y.points(e["polygon"], "polygon", 3);
             for (auto& p : ring) p -= origin;
             const size_t k = initialLevels.size();
@@ -429,6 +538,36 @@ void FloodModule::configure(const YAML::Node& block, const std::string& whereIn,
             throw InputError(fmt::format("gauge '{}' at ({:.1f}, {:.1f}) lies outside the flood grid", g.name,
                                          g.world.x(), g.world.y()),
                              where, "use coordinates in the city's CRS inside the terrain");
+}
+
+std::vector<float> FloodModule::rasterOnGrid(const Yaml& y, const YAML::Node& n, const std::string& key) const {
+    const fs::path file = y.path(n, key);
+    gis::RasterGrid g;
+    try {
+        g = gis::readRaster({file}, &city->frame.crs, city->frame.crs);
+    } catch (const InputError& e) {
+        y.fail(n, key + " " + file.string() + ": " + e.problem(), e.hint());
+    }
+    const Vec2 o = city->frame.origin;
+    std::vector<float> out(static_cast<size_t>(spec.nx) * spec.ny, NAN);
+    size_t outside = 0;
+    for (int j = 0; j < spec.ny; ++j)
+        for (int i = 0; i < spec.nx; ++i) {
+            const double x = spec.x0 + (i + 0.5) * spec.dx + o.x(), yw = spec.y0 + (j + 0.5) * spec.dx + o.y();
+            const double col = std::floor((x - g.originX) / g.cellX), row = std::floor((g.originY - yw) / g.cellY);
+            if (col < 0 || row < 0 || col >= g.width || row >= g.height) {
+                ++outside;
+                continue;
+            }
+            out[static_cast<size_t>(j) * spec.nx + i] = g.at(static_cast<int>(col), static_cast<int>(row));
+        }
+    if (outside)
+        y.fail(n, fmt::format("{} {} does not cover the flood grid: {:.1f} % of its cells ({} of {}) lie outside the raster",
+                              key, file.string(), 100.0 * outside / out.size(), outside, out.size()),
+               fmt::format("the grid spans E {:.1f}–{:.1f}, N {:.1f}–{:.1f}; extend the raster (nodata where it has no value), "
+                           "e.g. gdalwarp -te",
+                           spec.x0 + o.x(), spec.x0 + spec.nx * spec.dx + o.x(), spec.y0 + o.y(), spec.y0 + spec.ny * spec.dx + o.y()));
+    return out;
 }
 
 // {name, at: [x, y] | line: [[x, y], ...], hydrograph}, checked against the grid.
@@ -491,15 +630,25 @@ void FloodModule::buildGrid() {
         }
     manning.assign(cells, static_cast<float>(manningDefault));
     sealed.assign(cells, 0.3f);
+    landUseOfCell.assign(cells, -1);
+    const auto& table = landUseTable();
+    auto classIndex = [&](const std::string& name) {
+        for (size_t k = 0; k < table.size(); ++k)
+            if (name == table[k].name) return static_cast<int16_t>(k);
+        return static_cast<int16_t>(table.size() - 1); // "other"
+    };
     const LandUse& lu = city->landuse;
     for (size_t k = 0; k < lu.size(); ++k) {
         std::vector<Vec2> ring(lu.areas.ring(k, 0).begin(), lu.areas.ring(k, 0).end());
+        const int16_t cls = classIndex(lu.className[k]);
         forCellsInPolygon(ring, [&](int i, int j) {
             size_t c = static_cast<size_t>(j) * spec.nx + i;
             manning[c] = lu.manningN[k];
             sealed[c] = lu.imperviousness[k];
+            landUseOfCell[c] = cls;
         });
     }
+    const int16_t roadClass = classIndex("road");
     // Roads: asphalt, n = 0.02, sealed; width from the lanes (3.25 m each).
     const RoadNetwork& roads = city->roads;
     for (uint32_t e = 0; e < roads.edgeCount(); ++e) {
@@ -512,6 +661,7 @@ void FloodModule::buildGrid() {
             size_t c = static_cast<size_t>(j) * spec.nx + i;
             manning[c] = 0.02f;
             sealed[c] = 1.0f;
+            landUseOfCell[c] = roadClass;
         });
     }
     buildingOfCell.assign(cells, -1);
@@ -616,6 +766,7 @@ void FloodModule::applyToRunningSolver(const std::string& type) {
             size_t c = index(i, j);
             sealedNow[c] = 0;
             loss[c] = lossRateAt(c);
+            if (!solver->scsShare().empty()) solver->scsShare()[c] = 1;
         });
     } else if (type == "drainage") {
         auto& [ring, rate] = drainageEdits.back();
@@ -655,6 +806,12 @@ void FloodModule::start(const RunContext& ctx) {
     std::vector<float> bed = bedInitial;
     sealedNow = sealed;
     drainageNow.assign(bed.size(), static_cast<float>(drainageMmH));
+    if (!drainageByClass.empty())
+        for (size_t c = 0; c < bed.size(); ++c) {
+            int16_t k = landUseOfCell[c];
+            if (k >= 0 && !std::isnan(drainageByClass[static_cast<size_t>(k)]))
+                drainageNow[c] = static_cast<float>(drainageByClass[static_cast<size_t>(k)]);
+        }
     std::vector<float>& drainage = drainageNow;
     auto index = [&](int i, int j) { return static_cast<size_t>(j) * spec.nx + i; };
     for (auto& [ring, depth] : lowers) forCellsInPolygon(ring, [&](int i, int j) { bed[index(i, j)] -= static_cast<float>(depth); });
@@ -696,6 +853,9 @@ void FloodModule::start(const RunContext& ctx) {
             size_t c = index(i, j);
             if (!wall[c]) h[c] = std::max(h[c], static_cast<float>(level) - solver->bedM()[c]);
         });
+    for (const auto& levels : initialLevelRasters)
+        for (size_t c = 0; c < h.size(); ++c)
+            if (!wall[c] && std::isfinite(levels[c])) h[c] = std::max(h[c], levels[c] - solver->bedM()[c]);
     if (greenAmpt) {
         // Infiltration on the unsealed share of each cell.
         std::vector<float> ks(loss.size()), psiDt(loss.size(), static_cast<float>(greenAmpt->suctionM * greenAmptDeficit));
@@ -703,7 +863,21 @@ void FloodModule::start(const RunContext& ctx) {
             ks[c] = static_cast<float>(greenAmpt->ksMmH * kMmPerHour * (1 - sealedNow[c]));
         solver->setGreenAmpt(std::move(ks), std::move(psiDt));
     }
+    if (!std::isnan(scsDefaultCn)) {
+        // Curve Number losses on the unsealed share, CN by the cell's land-use class.
+        std::vector<float> retention(loss.size()), share(loss.size());
+        for (size_t c = 0; c < loss.size(); ++c) {
+            int16_t k = landUseOfCell[c];
+            double cn = scsDefaultCn;
+            if (k >= 0 && !scsCnByClass.empty() && !std::isnan(scsCnByClass[static_cast<size_t>(k)]))
+                cn = scsCnByClass[static_cast<size_t>(k)];
+            retention[c] = static_cast<float>(scsRetentionM(cn));
+            share[c] = 1 - sealedNow[c];
+        }
+        solver->setScsCurveNumber(std::move(retention), std::move(share), scsIaRatio);
+    }
     if (rain) solver->setRain(rain, rainBreaks);
+    if (!rainFields.empty()) solver->setRainFields(rainFieldTimes, rainFields);
     for (auto& s : inflowSpecs) addInflow(s);
     for (auto& g : gauges) g.maxDepth = 0;
     gaugeRows.clear();

@@ -164,6 +164,27 @@ void FloodSolver::setGreenAmpt(std::vector<float> ks, std::vector<float> psiDt) 
     infiltrated.assign(h.size(), 0.0f);
 }
 
+void FloodSolver::setRainFields(std::vector<double> timesS, std::vector<std::vector<float>> fieldsMps) {
+    if (timesS.size() != fieldsMps.size() || !std::is_sorted(timesS.begin(), timesS.end()))
+        throw InputError("flood solver: rain fields need one sorted time each");
+    for (const auto& f : fieldsMps)
+        if (f.size() != h.size()) throw InputError("flood solver: a rain field has the wrong size");
+    rainFieldTimes = std::move(timesS);
+    rainFields = std::move(fieldsMps);
+    rainBreaks.insert(rainBreaks.end(), rainFieldTimes.begin(), rainFieldTimes.end());
+    std::sort(rainBreaks.begin(), rainBreaks.end());
+}
+
+void FloodSolver::setScsCurveNumber(std::vector<float> retentionM, std::vector<float> share, double iaRatio) {
+    if (retentionM.size() != h.size() || share.size() != h.size())
+        throw InputError("flood solver: SCS Curve Number fields have the wrong size");
+    scsS = std::move(retentionM);
+    scsShareV = std::move(share);
+    scsIa = iaRatio;
+    scsRain.assign(h.size(), 0.0);
+    scsLost.assign(h.size(), 0.0);
+}
+
 void FloodSolver::addInflow(PointInflow inflow) {
     if (inflow.i < 0 || inflow.j < 0 || inflow.i >= spec.nx || inflow.j >= spec.ny)
         throw InputError(fmt::format("inflow '{}' at cell ({}, {}) lies outside the {} × {} grid", inflow.name,
@@ -702,7 +723,14 @@ void FloodSolver::stepInertial(double dtIn) {
 void FloodSolver::applySources(double dt) {
     const int nx = spec.nx;
     const double area = spec.dx * spec.dx;
-    const float rainDepth = rain ? static_cast<float>(std::max(0.0, rain(t + 0.5 * dt)) * dt) : 0.0f;
+    float rainDepth = rain ? static_cast<float>(std::max(0.0, rain(t + 0.5 * dt)) * dt) : 0.0f;
+    // Rain fields (radar): the one of the interval this step lies in (steps do not cross one).
+    const float* field = nullptr;
+    if (!rainFields.empty() && rainDepth > 0) {
+        auto it = std::upper_bound(rainFieldTimes.begin(), rainFieldTimes.end(), t + 0.5 * dt);
+        if (it == rainFieldTimes.begin()) rainDepth = 0;
+        else field = rainFields[static_cast<size_t>(it - rainFieldTimes.begin() - 1)].data();
+    }
     // Rain and losses per row, summed in row order afterwards (deterministic).
     std::vector<double> rowRain(static_cast<size_t>(spec.ny), 0.0);
     forRows(spec.ny, [&](int j0, int j1) {
@@ -711,8 +739,10 @@ void FloodSolver::applySources(double dt) {
             for (int i = 0; i < nx; ++i) {
                 size_t c = index(i, j);
                 if (wall[c]) continue;
+                float r = 0;
                 if (rainDepth > 0) {
-                    float r = rainScale.empty() ? rainDepth : rainDepth * rainScale[c];
+                    r = rainScale.empty() ? rainDepth : rainDepth * rainScale[c];
+                    if (field) r *= field[c];
                     addDepth(h[c], hComp[c], r);
                     rained += r;
                 }
@@ -728,6 +758,18 @@ void FloodSolver::applySources(double dt) {
                     addDepth(h[c], hComp[c], -l);
                     infiltrated[c] += l;
                     lost += l;
+                }
+                if (!scsS.empty()) {
+                    // Curve Number: the loss so far is to be share · (P − Q(P)) for the rain P so far.
+                    scsRain[c] += r;
+                    const double p = scsRain[c];
+                    const double due = scsShareV[c] * (p - scsRunoffM(p, scsS[c], scsIa)) - scsLost[c];
+                    if (due > 0 && h[c] > 0) {
+                        float l = std::min(h[c] - hComp[c], static_cast<float>(due));
+                        addDepth(h[c], hComp[c], -l);
+                        scsLost[c] += l;
+                        lost += l;
+                    }
                 }
             }
             rowRain[static_cast<size_t>(j)] = rained;

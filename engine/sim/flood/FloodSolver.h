@@ -13,7 +13,8 @@
 // State is float32 structure-of-arrays; depth updates use compensated (Kahan) summation so
 // small rain increments on deep water are not lost to rounding. Sums for the mass balance are
 // double and reduced in a fixed order, so results do not depend on the thread count.
-// Memory: about 57 bytes per cell (61 with a per-cell rain factor; 60 more for second order).
+// Memory: about 57 bytes per cell (61 with a per-cell rain factor; 60 more for second order;
+// 24 more with SCS Curve Number losses; 4 per rain raster).
 #include <cstdint>
 #include <algorithm>
 #include <functional>
@@ -43,6 +44,18 @@ struct PointInflow {
     int i = 0, j = 0;
     std::vector<double> timesS, flowM3s; // piecewise linear, constant beyond the ends
 };
+
+// SCS Curve Number runoff (USDA NRCS TR-55, NEH-630 ch. 10): the cumulative direct runoff of a
+// cumulative rain P, all in metres, for the potential retention S = 25.4 mm (1000/CN − 10) and
+// the initial abstraction Ia = iaRatio · S: Q = (P − Ia)² / (P − Ia + S) for P > Ia, else 0.
+inline double scsRunoffM(double rainM, double retentionM, double iaRatio) {
+    const double ia = iaRatio * retentionM;
+    if (rainM <= ia) return 0.0;
+    const double e = rainM - ia;
+    return e * e / (e + retentionM);
+}
+// S in metres for a curve number CN in (0, 100].
+inline double scsRetentionM(double cn) { return (25400.0 / cn - 254.0) * 1e-3; }
 
 struct MassBalance {
     double initialM3 = 0, rainM3 = 0, inflowM3 = 0, lossM3 = 0, outflowM3 = 0, storageM3 = 0;
@@ -80,6 +93,14 @@ public:
     // moisture deficit ψΔθ (m) per cell; capacity f = Ks (1 + ψΔθ / F), F = infiltrated depth.
     void setGreenAmpt(std::vector<float> ksMps, std::vector<float> psiDeltaThetaM);
     const std::vector<float>& infiltratedM() const { return infiltrated; }
+    // SCS Curve Number losses (optional): per cell the retention S (m) and the share of the cell
+    // it applies to (the unsealed share); Ia = iaRatio · S. The cell's cumulative rain P is kept;
+    // each step takes away what brings its cumulative loss to share · (P − Q(P)), from the water
+    // on the cell, so with rain alone a cell holds exactly share · Q(P) + (1 − share) · P.
+    void setScsCurveNumber(std::vector<float> retentionM, std::vector<float> share, double iaRatio);
+    std::vector<float>& scsShare() { return scsShareV; }   // changed by unseal edits during a run
+    const std::vector<double>& scsLossM() const { return scsLost; }
+    const std::vector<double>& cumulativeRainM() const { return scsRain; }
     // Initial state (depth and unit discharges).
     std::vector<float>& depthM() { return h; }
     std::vector<float>& dischargeX() { return hu; }     // m²/s
@@ -95,6 +116,11 @@ public:
     }
     // Rain as a per-cell field multiplied by rain(t) (for rasters and edits); empty = 1.
     std::vector<float>& rainFactor() { return rainScale; }
+    // Spatially varying rain over time (radar): field k (m/s per cell) holds from timesS[k] until
+    // timesS[k+1], the last one from its time on; before the first time no rain. The rain then is
+    // rain(t) × field × rainFactor, so rain(t) is a dimensionless multiplier (1, a factor, 0 after
+    // the end). The times become rain breakpoints. 4 bytes per cell per field, all held.
+    void setRainFields(std::vector<double> timesS, std::vector<std::vector<float>> fieldsMps);
     void addInflow(PointInflow inflow);
 
     // Checks the fields and fixes the initial state (called by the first step if not before).
@@ -136,6 +162,9 @@ private:
     std::vector<float> z, n, loss, h, hu, hv, rainScale;
     std::vector<uint8_t> wall;
     std::vector<float> gaKs, gaPsiDt, infiltrated; // Green-Ampt, empty when not used
+    std::vector<float> scsS, scsShareV;            // SCS Curve Number, empty when not used
+    std::vector<double> scsRain, scsLost;          //   cumulative rain and loss per cell (m)
+    double scsIa = 0.2;
     std::vector<float> qx, qy;        // inertial face fluxes (nx+1)×ny and nx×(ny+1)
     std::vector<float> qyOld;         // inertial: last step's qy, for the θ-weighting
     std::vector<float> hComp;              // Kahan compensation of h: depth is h − hComp
@@ -151,6 +180,8 @@ private:
     std::vector<float> hMax, speedMax, hazardMax, arrival;
     std::function<double(double)> rain;
     std::vector<double> rainBreaks;
+    std::vector<double> rainFieldTimes;
+    std::vector<std::vector<float>> rainFields;
     std::vector<PointInflow> inflows;
     double t = 0, dtLast = 0;
     long long stepCount = 0;
