@@ -87,6 +87,69 @@ void compareOnGrid(const std::string& netgenerateOptions, double period) {
 
 } // namespace
 
+// The issue's benchmark: a 20 × 20 grid of 100 m blocks, one lane, priority junctions, one
+// trip every 0.2 s for an hour (18,000 trips), close to saturation. SUMO's duarouter routes the
+// trips once and both simulators drive those routes, so the traffic models meet identical
+// vehicles (SUMO's own routing at insertion picks other ties than duarouter for half the trips,
+// and the mean duration at this load follows the spread of the routes). Separately, citytwin's
+// router on the trips must find duarouter's routes (same costs: internal lanes and SUMO's
+// 1.5 s minor-link penalty; ties may differ).
+TEST(CompareSumo, BenchmarkGridOnDuarouterRoutes) {
+    if (!sumoInstalled() || !fs::exists("/usr/bin/duarouter"))
+        GTEST_SKIP() << "SUMO is not installed (Debian packages sumo, sumo-tools)";
+    test::TempDir dir;
+    const std::string d = dir.path().string();
+    ASSERT_EQ(shell("cd '" + d + "' && export SUMO_HOME=/usr/share/sumo && netgenerate --grid --grid.number 20 "
+                    "--grid.length 100 -o grid.net.xml && python3 /usr/share/sumo/tools/randomTrips.py -n grid.net.xml "
+                    "-o grid.trips.xml -b 0 -e 3600 -p 0.2 --seed 42 --validate && duarouter -n grid.net.xml "
+                    "--route-files grid.trips.xml -o grid.rou.xml --no-step-log && sumo -n grid.net.xml -r grid.rou.xml "
+                    "--tripinfo-output ti.xml --no-step-log"),
+              0)
+        << "netgenerate/randomTrips/duarouter/sumo failed in " << d;
+    const SumoResult sumo = readTripinfo(dir / "ti.xml");
+
+    TrafficRunOptions options;
+    options.net = dir / "grid.net.xml";
+    options.routes = {dir / "grid.rou.xml"};
+    options.progress = false;
+    const TrafficRunSummary ours = runTraffic(options);
+    std::printf("duarouter's routes: SUMO %zu arrived, mean %.1f s; citytwin %zu arrived, mean %.1f s, %zu teleports\n",
+                sumo.arrived, sumo.meanDurationS, ours.arrived, ours.meanDurationS, ours.teleports);
+    ASSERT_GT(sumo.arrived, 17000u);
+    EXPECT_NEAR(double(ours.arrived), double(sumo.arrived), 0.05 * double(sumo.arrived));
+    EXPECT_NEAR(ours.meanDurationS, sumo.meanDurationS, 0.15 * sumo.meanDurationS);
+
+    // citytwin routing the trips itself: the same routes as duarouter's for most trips.
+    std::map<std::string, std::string> duarouterRoute;
+    {
+        std::ifstream in(dir / "grid.rou.xml");
+        std::stringstream ss;
+        ss << in.rdbuf();
+        const std::string text = ss.str();
+        std::regex vehicle(R"re(<vehicle id="([^"]+)"[^>]*>\s*<route edges="([^"]+)")re");
+        for (auto it = std::sregex_iterator(text.begin(), text.end(), vehicle); it != std::sregex_iterator(); ++it)
+            duarouterRoute[(*it)[1]] = (*it)[2];
+    }
+    options.routes = {dir / "grid.trips.xml"};
+    options.outDir = dir / "own";
+    runTraffic(options);
+    size_t compared = 0, same = 0;
+    std::ifstream trips(dir / "own" / "trips.csv");
+    std::string line;
+    std::getline(trips, line);
+    ASSERT_EQ(line.substr(0, 3), "id,");
+    ASSERT_EQ(line.substr(line.rfind(',') + 1), "route");
+    while (std::getline(trips, line)) { // ids and edge ids here hold no commas
+        auto it = duarouterRoute.find(line.substr(0, line.find(',')));
+        if (it == duarouterRoute.end()) continue;
+        ++compared;
+        same += it->second == line.substr(line.rfind(',') + 1);
+    }
+    std::printf("citytwin's router: %zu of %zu routes identical to duarouter's\n", same, compared);
+    ASSERT_GT(compared, 17000u);
+    EXPECT_GT(double(same), 0.8 * double(compared));
+}
+
 // One lane per direction, priority junctions (netgenerate's default), one trip every 2 s.
 TEST(CompareSumo, PriorityGrid) { compareOnGrid("--default.speed 13.89", 2.0); }
 

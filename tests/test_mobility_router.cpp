@@ -142,8 +142,10 @@ Network randomNetwork(uint64_t seed, int junctions = 200, int k = 3) {
     return makeNetwork(p.size(), specs);
 }
 
-// Independent reference: Bellman-Ford over the edge graph with the route cost convention.
-std::vector<double> bellmanFord(const Network& net, const std::vector<double>& cost, VClass c, uint32_t source) {
+// Independent reference: Bellman-Ford over the edge graph with the route cost convention
+// (the first edge's cost left out; each later edge's cost plus the turn onto it).
+std::vector<double> bellmanFord(const Network& net, const std::vector<double>& cost, VClass c, uint32_t source,
+                                const std::vector<double>& turn = {}) {
     const size_t n = net.edges.size();
     auto ok = [&](uint32_t e) { return net.allows(e, c) && std::isfinite(cost[e]); };
     std::vector<double> dist(n, kInf);
@@ -152,8 +154,11 @@ std::vector<double> bellmanFord(const Network& net, const std::vector<double>& c
         changed = false;
         for (uint32_t e = 0; e < n; ++e) {
             if (!std::isfinite(dist[e])) continue;
-            for (uint32_t f : net.successors(e))
-                if (ok(f) && dist[e] + cost[f] < dist[f]) dist[f] = dist[e] + cost[f], changed = true;
+            for (uint32_t p = net.succStart[e]; p < net.succStart[e + 1]; ++p) {
+                const uint32_t f = net.succEdges[p];
+                const double via = turn.empty() ? 0.0 : turn[p];
+                if (ok(f) && dist[e] + via + cost[f] < dist[f]) dist[f] = dist[e] + via + cost[f], changed = true;
+            }
         }
     }
     return dist;
@@ -170,9 +175,10 @@ void expectValidRoute(const Network& net, const Router& router, const RouteResul
     double sum = 0;
     for (size_t i = 1; i < r.edges.size(); ++i) {
         auto succ = net.successors(r.edges[i - 1]);
-        ASSERT_TRUE(std::binary_search(succ.begin(), succ.end(), r.edges[i])) << "no turn " << r.edges[i - 1] << "->" << r.edges[i];
+        auto at = std::lower_bound(succ.begin(), succ.end(), r.edges[i]);
+        ASSERT_TRUE(at != succ.end() && *at == r.edges[i]) << "no turn " << r.edges[i - 1] << "->" << r.edges[i];
         ASSERT_TRUE(std::isfinite(router.costs()[r.edges[i]]));
-        sum += router.costs()[r.edges[i]];
+        sum += router.costs()[r.edges[i]] + router.turnCosts()[net.succStart[r.edges[i - 1]] + size_t(at - succ.begin())];
     }
     EXPECT_TRUE(relClose(sum, r.costS)) << sum << " vs " << r.costS;
 }
@@ -252,6 +258,43 @@ TEST(MobilityRouter, DijkstraAndAStarMatchBellmanFord) {
     }
     EXPECT_GT(reachable, 1000u);
     EXPECT_GT(unreachable, 0u); // closures cut something off: both outcomes were exercised
+}
+
+// Links that must yield cost SUMO's 1.5 s minor-link penalty in routing (these test links have
+// no internal lanes, so nothing else): A* and Dijkstra still agree with Bellman-Ford given the
+// same turn costs, and some routes now avoid minor links they used before.
+TEST(MobilityRouter, MinorLinksCostTheirPenalty) {
+    Network net = randomNetwork(12);
+    std::mt19937_64 rng(4);
+    for (Connection& c : net.connections) c.major = rng() % 3 != 0;
+    Router router(net, VClass::Passenger, 8);
+    Network allMajor = randomNetwork(12);
+    Router plain(allMajor, VClass::Passenger, 8);
+    for (uint32_t e = 0; e < net.edges.size(); ++e)
+        for (uint32_t p = net.succStart[e]; p < net.succStart[e + 1]; ++p) {
+            bool anyMajor = false; // one lane per edge: the single connection onto the successor decides
+            for (const Connection& c : net.outgoing(net.edges[e].firstLane))
+                if (net.lanes[c.toLane].edge == net.succEdges[p]) anyMajor |= c.major;
+            EXPECT_EQ(router.turnCosts()[p], anyMajor ? 0.0 : Router::kMinorLinkPenaltyS);
+            EXPECT_EQ(plain.turnCosts()[p], 0.0);
+        }
+    const uint32_t n = uint32_t(net.edges.size());
+    size_t reachable = 0, dearer = 0;
+    for (uint32_t source : {3u, 77u, 150u}) {
+        std::vector<double> ref = bellmanFord(net, router.costs(), VClass::Passenger, source, router.turnCosts());
+        for (uint32_t t = 0; t < n; ++t) {
+            RouteResult d = router.dijkstra(source, t), a = router.route(source, t);
+            ASSERT_EQ(a.found(), std::isfinite(ref[t]));
+            if (!a.found()) continue;
+            ++reachable;
+            EXPECT_TRUE(relClose(d.costS, ref[t]));
+            EXPECT_TRUE(relClose(a.costS, ref[t]));
+            expectValidRoute(net, router, a, source, t);
+            dearer += a.costS > plain.route(source, t).costS + 1e-9;
+        }
+    }
+    EXPECT_GT(reachable, 300u);
+    EXPECT_GT(dearer, 100u); // the penalty is felt
 }
 
 TEST(MobilityRouter, AStarMatchesDijkstraOnRandomGraphs) {

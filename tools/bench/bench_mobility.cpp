@@ -1,9 +1,12 @@
 // Mobility benchmark: vehicle-updates per second of citytwin's traffic model against SUMO in
 // the same run, on the same input — a netgenerate grid and randomTrips demand (default: the
-// issue's 20×20 grid with one trip every 0.2 s for an hour, ~18,000 trips).
+// issue's 20×20 grid with one trip every 0.2 s for an hour, ~18,000 trips). By default the
+// trips are routed once by SUMO's duarouter and both simulators drive those routes, so the
+// traffic models are compared on identical vehicles; --own-routing gives both the trips and
+// lets each route them itself (SUMO routes at insertion, differently from duarouter).
 //
 //   bench_mobility [--grid 20] [--length 100] [--lanes 1] [--period 0.2] [--end 3600]
-//                  [--threads 1,2] [--seed 42] [--no-sumo] [--keep DIR]
+//                  [--threads 1,2] [--seed 42] [--own-routing] [--no-sumo] [--keep DIR]
 //
 // Prints per run: completed trips, mean trip duration, teleports, wall time, vehicle-updates
 // per second and their ratio to SUMO's, bytes of vehicle state per running vehicle, and the
@@ -53,7 +56,7 @@ int main(int argc, char** argv) {
     double length = 100, period = 0.2, end = 3600;
     std::vector<int> threads{1, 2};
     int seed = 42;
-    bool withSumo = true;
+    bool withSumo = true, ownRouting = false;
     fs::path keep;
     for (int i = 1; i < argc; ++i) {
         std::string a = argv[i];
@@ -71,6 +74,7 @@ int main(int argc, char** argv) {
         else if (a == "--end") end = std::stod(next());
         else if (a == "--seed") seed = std::stoi(next());
         else if (a == "--no-sumo") withSumo = false;
+        else if (a == "--own-routing") ownRouting = true;
         else if (a == "--keep") keep = next();
         else if (a == "--threads") {
             threads.clear();
@@ -78,7 +82,7 @@ int main(int argc, char** argv) {
             for (std::string t; std::getline(ss, t, ',');) threads.push_back(std::stoi(t));
         } else {
             std::fprintf(stderr, "usage: bench_mobility [--grid N] [--length M] [--lanes N] [--period S] [--end S] "
-                                 "[--threads 1,2] [--seed N] [--no-sumo] [--keep DIR]\n");
+                                 "[--threads 1,2] [--seed N] [--own-routing] [--no-sumo] [--keep DIR]\n");
             return 2;
         }
     }
@@ -88,26 +92,29 @@ int main(int argc, char** argv) {
     const std::string prepare = fmt::format(
         "cd '{}' && export SUMO_HOME=/usr/share/sumo && netgenerate --grid --grid.number {} --grid.length {} "
         "--default.lanenumber {} -o grid.net.xml > prepare.log 2>&1 && python3 /usr/share/sumo/tools/randomTrips.py "
-        "-n grid.net.xml -o grid.trips.xml -b 0 -e {} -p {} --seed {} --validate >> prepare.log 2>&1",
-        d, grid, length, lanes, end, period, seed);
+        "-n grid.net.xml -o grid.trips.xml -b 0 -e {} -p {} --seed {} --validate >> prepare.log 2>&1{}",
+        d, grid, length, lanes, end, period, seed,
+        ownRouting ? "" : " && duarouter -n grid.net.xml --route-files grid.trips.xml -o grid.rou.xml --no-step-log >> prepare.log 2>&1");
+    const std::string demand = ownRouting ? "grid.trips.xml" : "grid.rou.xml";
     if (std::system(prepare.c_str()) != 0) {
-        std::fprintf(stderr, "bench_mobility: netgenerate/randomTrips failed (see %s/prepare.log); install sumo, sumo-tools\n",
+        std::fprintf(stderr, "bench_mobility: netgenerate/randomTrips/duarouter failed (see %s/prepare.log); install sumo, sumo-tools\n",
                      d.c_str());
         return 1;
     }
     const std::string trips = slurp(dir / "grid.trips.xml");
     size_t tripCount = 0;
     for (size_t at = trips.find("<trip "); at != std::string::npos; at = trips.find("<trip ", at + 1)) ++tripCount;
-    fmt::print("input: {0}x{0} grid, {1} m blocks, {2} lane(s), {3} trips departing over {4} s (one every {5} s)\n", grid,
-               length, lanes, tripCount, end, period);
+    fmt::print("input: {0}x{0} grid, {1} m blocks, {2} lane(s), {3} trips departing over {4} s (one every {5} s), {6}\n",
+               grid, length, lanes, tripCount, end, period,
+               ownRouting ? "each simulator routes the trips itself" : "both drive duarouter's routes");
 
     double sumoUps = std::nan("");
     if (withSumo) {
         const auto t0 = std::chrono::steady_clock::now();
         const std::string cmd = fmt::format(
-            "cd '{}' && SUMO_HOME=/usr/share/sumo /usr/bin/time -f 'maxrss_kib=%M' sumo -n grid.net.xml -r grid.trips.xml --no-step-log "
+            "cd '{}' && SUMO_HOME=/usr/share/sumo /usr/bin/time -f 'maxrss_kib=%M' sumo -n grid.net.xml -r {} --no-step-log "
             "--duration-log.statistics --tripinfo-output sumo_ti.xml > sumo.log 2>&1",
-            d);
+            d, demand);
         if (std::system(cmd.c_str()) != 0) {
             std::fprintf(stderr, "bench_mobility: sumo failed (see %s/sumo.log)\n", d.c_str());
             return 1;
@@ -124,7 +131,7 @@ int main(int argc, char** argv) {
     for (int t : threads) {
         TrafficRunOptions options;
         options.net = dir / "grid.net.xml";
-        options.routes = {dir / "grid.trips.xml"};
+        options.routes = {dir / demand};
         options.threads = t;
         options.progress = false;
         const TrafficRunSummary s = runTraffic(options);

@@ -154,6 +154,34 @@ void Router::resetFreeFlow() {
     cost = freeFlow;
     usable.assign(n, 0);
     for (size_t e = 0; e < n; ++e) usable[e] = std::isfinite(cost[e]);
+    computeTurnCosts();
+}
+
+void Router::computeTurnCosts() {
+    turn.assign(net.succEdges.size(), 0.0);
+    const ClassMask bit = classBit(vclass);
+    for (uint32_t e = 0; e < net.edges.size(); ++e) {
+        const Edge& edge = net.edges[e];
+        for (uint32_t p = net.succStart[e]; p < net.succStart[e + 1]; ++p) {
+            const uint32_t f = net.succEdges[p];
+            double best = kInf;
+            for (uint32_t l = edge.firstLane; l < edge.firstLane + edge.laneCount; ++l) {
+                if (!(net.lanes[l].allow & bit)) continue;
+                for (const Connection& c : net.outgoing(l)) {
+                    const Lane& to = net.lanes[c.toLane];
+                    if (to.edge != f || !(to.allow & bit)) continue;
+                    double t = 0;
+                    if (c.viaLane != kNone) {
+                        const Lane& via = net.lanes[c.viaLane];
+                        t = via.lengthM / std::min<double>(std::max(via.speedMps, 0.1f), maxSpeed);
+                    }
+                    if (!c.major && c.signal == kNone) t += kMinorLinkPenaltyS;
+                    best = std::min(best, t);
+                }
+            }
+            turn[p] = std::isfinite(best) ? best : 0.0; // successor only through lanes of other classes
+        }
+    }
 }
 
 void Router::setCosts(std::vector<double> costsS) {
@@ -312,9 +340,10 @@ RouteResult Router::aStar(uint32_t from, uint32_t to, size_t* settled) const {
             break;
         }
         const double gv = nodes[v].g;
-        for (uint32_t f : net.successors(v)) {
+        for (uint32_t p = net.succStart[v]; p < net.succStart[v + 1]; ++p) {
+            const uint32_t f = net.succEdges[p];
             if (!usable[f]) continue;
-            double g = gv + cost[f];
+            double g = gv + turn[p] + cost[f];
             if (!s.reached(f)) {
                 double h = bound(f);
                 if (std::isinf(h)) continue; // cannot reach the target
@@ -358,10 +387,11 @@ RouteResult Router::plainDijkstra(uint32_t from, uint32_t to, size_t* settled) c
         done[v] = 1;
         if (settled) ++*settled;
         if (v == to) break;
-        for (uint32_t f : net.successors(v)) {
+        for (uint32_t p = net.succStart[v]; p < net.succStart[v + 1]; ++p) {
+            const uint32_t f = net.succEdges[p];
             if (!usable[f] || done[f]) continue;
-            if (dist[v] + cost[f] < dist[f]) {
-                dist[f] = dist[v] + cost[f];
+            if (dist[v] + turn[p] + cost[f] < dist[f]) {
+                dist[f] = dist[v] + turn[p] + cost[f];
                 parent[f] = v;
                 heap.push({dist[f], f});
             }

@@ -4,7 +4,7 @@
 // landmark edges chosen by farthest-point selection give admissible lower bounds through the
 // triangle inequality. Edge costs are travel times the caller can change (closures = +inf,
 // measured travel times during dynamic assignment); the landmark bounds are computed on the
-// free-flow times, which stay lower bounds as long as costs only grow. Thread-safe for
+// free-flow edge times (turn costs left out), which stay lower bounds as long as costs only grow. Thread-safe for
 // concurrent route() calls once built.
 #include "sim/mobility/Network.h"
 
@@ -28,6 +28,12 @@ public:
     // for A* to stay exact; lower costs are clamped to them.
     void setCosts(std::vector<double> costsS);
     const std::vector<double>& costs() const { return cost; }
+    // Cost of crossing the junction from an edge to a successor, aligned with
+    // Network::succEdges: the internal lane's free-flow time plus, like SUMO's routing
+    // (--weights.minor-penalty), kMinorLinkPenaltyS where the link must yield. The cheapest
+    // connection the class may use counts. Route costs include them.
+    const std::vector<double>& turnCosts() const { return turn; }
+    static constexpr double kMinorLinkPenaltyS = 1.5;
     void setMaxSpeed(double maxSpeedMps); // resets costs to free flow at min(limit, maxSpeed)
 
     // Fastest route from the start of `from` to the end of `to` (the cost of `from` itself
@@ -46,6 +52,7 @@ private:
     int landmarkCount = 0;               // requested; fewer when the graph is small
     double maxSpeed = 0;                 // +inf = speed limits only
     std::vector<double> cost, freeFlow;  // freeFlow = +inf where the class may not drive
+    std::vector<double> turn;            // per Network::succEdges entry
     std::vector<uint8_t> usable;
     std::vector<uint32_t> predStart, predEdges; // reverse of Network::successors
     std::vector<uint32_t> landmarkEdges;
@@ -53,6 +60,7 @@ private:
     std::vector<float> fromLandmark, toLandmark;
     double lowerBound(uint32_t edge, uint32_t target) const;
     void resetFreeFlow();
+    void computeTurnCosts();
     void buildReverseGraph();
     void chooseLandmarks();
     std::vector<double> freeFlowDistances(uint32_t source, bool backward) const;

@@ -431,11 +431,10 @@ struct Simulation::Impl {
                     firstLink = false;
                     if (state != 'G' && state != 'M' && state != 'O') {
                         passable = false; // may have to yield
-                        // Like SUMO: a vehicle on a minor link sees its foes only from
-                        // kFoeVisibilityM before the junction, so it arrives no faster than
-                        // it could still stop from there.
-                        const double atVisibility = krauss::maximumSafeStopSpeed(kFoeVisibilityM, vt.decel, 0, dt);
-                        limitAhead(seen, std::sqrt(atVisibility * atVisibility + 2 * vt.accel * kFoeVisibilityM));
+                        // Like SUMO (vLinkWait before a link without priority): until it is
+                        // within kFoeVisibilityM of the junction, where it can see its foes, a
+                        // vehicle drives so that it could stop at the line.
+                        if (seen > kFoeVisibilityM && krauss::brakeGap(v.speed, vt.decel, 0, dt) < seen) stopAt(seen);
                     }
                     nextLane = via != kNone ? via : c.toLane;
                     if (via == kNone) ++routePos;
@@ -508,12 +507,19 @@ struct Simulation::Impl {
                 if (vehicles[oi].pos - vehicles[oi].length < conflict.foe[k] + kConflictClearanceM) return true;
         }
         const VehicleType& vt = type(v);
-        // SUMO's rule (MSLink::blockedByFoe), timed at the point where the two paths meet
-        // (as SUMO's internal junctions do for turns across traffic): behind a foe that has
-        // left before we arrive is fine unless we merge into its lane less than a time gap
-        // after it; ahead of a foe is fine if it arrives a time gap after we have passed;
-        // anything else is a conflict.
+        // SUMO's rule (MSLink::blockedByFoe): behind a foe that has left before we arrive is
+        // fine unless we merge into its lane less than a time gap after it; ahead of a foe is
+        // fine if it arrives a time gap after we have passed; anything else is a conflict.
+        // Unsignalised links time it at the stop line, as SUMO does (minor-road capacities
+        // then agree with SUMO's, see docs/validation/mobility.md). Permissive greens time it
+        // where the two paths meet (as SUMO's internal junctions do for turns across
+        // traffic), which keeps signalised grids in agreement too.
         auto overlaps = [&](const Approach& a, uint32_t k) {
+            if (c.signal == kNone) {
+                if (a.leave < v.pendingArrival)
+                    return net.connections[net.linkRefs[k]].toLane == c.toLane && v.pendingArrival - a.leave < kTimeGapS;
+                return a.arrival <= v.pendingLeave + kTimeGapS;
+            }
             const double toPoint = v.pendingDist + conflict.mine[k];
             const double myArrival = arrivalTime(toPoint, v.speed, vt.accel, v.pendingCrossSpeed);
             const double myLeave = arrivalTime(toPoint + v.length, v.speed, vt.accel, v.pendingCrossSpeed);
