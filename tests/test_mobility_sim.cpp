@@ -398,6 +398,26 @@ TEST(MobilityModel, ResultsDoNotDependOnThreads) {
     std::printf("%zu of %zu arrived, %zu differ with another seed\n", arrived, one.size(), differ);
     EXPECT_GT(arrived, one.size() * 9 / 10);
     EXPECT_GT(differ, arrived / 4) << "another seed dawdles differently";
+
+    // Adaptive routing (routes found at departure on sampled speeds) as well.
+    auto adaptive = [&](int threads) {
+        SimulationOptions opt;
+        opt.threads = threads;
+        opt.adaptiveRouting = true;
+        Simulation sim(net, demand, opt);
+        sim.runToEnd(4 * 3600);
+        EXPECT_TRUE(sim.finished());
+        std::vector<std::vector<uint32_t>> routes;
+        for (uint32_t i = 0; i < demand.trips.size(); ++i) routes.push_back(sim.route(i));
+        return std::make_pair(sim.results(), routes);
+    };
+    auto [a1, r1] = adaptive(1);
+    auto [a2, r2] = adaptive(2);
+    for (size_t i = 0; i < a1.size(); ++i) {
+        ASSERT_EQ(a1[i].status, a2[i].status) << i;
+        EXPECT_EQ(a1[i].arrivalS, a2[i].arrivalS) << "trip " << i;
+        EXPECT_EQ(r1[i], r2[i]) << "trip " << i;
+    }
 }
 
 // A minor road joining a busy major road: minor vehicles wait for gaps; at no step do two
@@ -540,5 +560,53 @@ TEST(MobilityModel, LiveClosureReroutesLaterDepartures) {
         EXPECT_EQ(usesClosed, demand.trips[i].departS < 300) << demand.trips[i].id;
         // Straight: 4 edges; around the closed block: 2 more.
         EXPECT_EQ(route.size(), demand.trips[i].departS < 300 ? 4u : 6u) << demand.trips[i].id;
+    }
+}
+
+// Adaptive routing (SUMO's default for trips): a trip is routed when it departs, on each
+// edge's speed averaged over the last 180 one-second samples. Tractors at 2 m/s occupy the
+// bottom row's edge (2,0)→(3,0) from t = 0. Worked out by hand: the straight route (3 more
+// edges of 100 m at 13.89 m/s after the first) beats the detour through the row above (2 edges
+// more, +14.4 s) until that edge's averaged speed falls below 100 / (7.2 + 14.4) = 4.63 m/s,
+// i.e. after about 0.78 × 180 = 140 s of samples at ~2 m/s. Cars departing at t ≤ 40 s go
+// straight; cars departing from t = 400 s go around — and with static routing straight.
+TEST(MobilityModel, AdaptiveRoutingAvoidsASlowEdge) {
+    Network net = grid(5, 13.89);
+    auto edgeBetween = [&](const std::string& a, const std::string& b) { return *net.findEdge(a + "-" + b); };
+    const uint32_t from = edgeBetween("0/0", "1/0"), to = edgeBetween("3/0", "4/0"), slow = edgeBetween("2/0", "3/0");
+    Demand demand;
+    demand.types = {carType(CarFollowing::Krauss, 0), carType(CarFollowing::Krauss, 0)};
+    demand.types[1].id = "tractor";
+    demand.types[1].maxSpeedMps = 2;
+    for (int i = 0; i < 40; ++i) { // one every 15 s on the slow edge, each ~50 s on it
+        Trip trip;
+        trip.id = "tractor" + std::to_string(i);
+        trip.type = 1;
+        trip.departS = 15.0 * i;
+        trip.fromEdge = slow;
+        trip.toEdge = to;
+        demand.trips.push_back(trip);
+    }
+    for (double depart : {0.0, 20.0, 40.0, 400.0, 420.0, 440.0}) {
+        Trip trip;
+        trip.id = "car" + std::to_string(int(depart));
+        trip.departS = depart;
+        trip.fromEdge = from;
+        trip.toEdge = to;
+        demand.trips.push_back(trip);
+    }
+    demand.sortTrips();
+    for (bool adaptive : {true, false}) {
+        SimulationOptions opt;
+        opt.adaptiveRouting = adaptive;
+        Simulation sim(net, demand, opt);
+        sim.runToEnd(3000);
+        for (uint32_t i = 0; i < demand.trips.size(); ++i) {
+            const Trip& trip = demand.trips[i];
+            ASSERT_EQ(sim.results()[i].status, TripResult::Status::Arrived) << trip.id;
+            if (trip.type != 0) continue;
+            const bool around = adaptive && trip.departS >= 400;
+            EXPECT_EQ(sim.route(i).size(), around ? 6u : 4u) << trip.id << (adaptive ? " adaptive" : " static");
+        }
     }
 }

@@ -787,3 +787,27 @@ TEST(SumoWrite, TripsRoundTripAndSumoRunsThem) {
     // SUMO drove every vehicle of the file to its destination.
     EXPECT_EQ(elements(slurp(tripinfo), "tripinfo").size(), demand.trips.size());
 }
+
+// The routing settings of a .sumocfg: SUMO's defaults (adapt every 1 s over 180 samples) when
+// absent, the written values when given (interval 0 = no adaptation), a clear error for a
+// sample count that is not a positive whole number.
+TEST(SumoConfigFile, ReroutingAdaptationSettings) {
+    test::TempDir dir;
+    auto config = [&](const std::string& name, const std::string& routing) {
+        fs::path f = dir / name;
+        test::writeText(f, "<configuration><input><net-file value=\"x.net.xml\"/></input>" + routing + "</configuration>\n");
+        return f;
+    };
+    SumoConfig plain = readSumoConfig(config("plain.sumocfg", ""));
+    EXPECT_DOUBLE_EQ(plain.adaptationIntervalS, 1);
+    EXPECT_EQ(plain.adaptationSteps, 180);
+    SumoConfig off = readSumoConfig(config("off.sumocfg", "<routing><device.rerouting.adaptation-interval value=\"0\"/>"
+                                                          "<device.rerouting.adaptation-steps value=\"30\"/></routing>"));
+    EXPECT_DOUBLE_EQ(off.adaptationIntervalS, 0);
+    EXPECT_EQ(off.adaptationSteps, 30);
+    for (const char* bad : {"0", "-5", "ten", "12.5"}) {
+        fs::path f = config(std::string("bad") + bad + ".sumocfg",
+                            std::string("<routing><device.rerouting.adaptation-steps value=\"") + bad + "\"/></routing>");
+        expectInputError(f, [&] { readSumoConfig(f); });
+    }
+}

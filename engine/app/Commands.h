@@ -121,6 +121,7 @@ struct TrafficCommandOptions {
     double stepS = 0;   // 0: the config's, else 1 s
     double endS = -1;   // < 0: the config's end, else until every vehicle has arrived
     std::string model;  // krauss, idm; empty: as the vehicle types say
+    std::string routing; // adaptive, static; empty: as the config says (SUMO's default: adaptive)
     bool quiet = false;
 };
 int traffic(const TrafficCommandOptions& options);

@@ -32,6 +32,10 @@ int traffic(const TrafficCommandOptions& o) {
     else if (o.model == "krauss") run.model = mobility::CarFollowing::Krauss;
     else if (!o.model.empty())
         throw InputError("unknown car-following model '" + o.model + "'", "--model", "use krauss or idm");
+    if (o.routing == "adaptive") run.adaptiveRouting = true;
+    else if (o.routing == "static") run.adaptiveRouting = false;
+    else if (!o.routing.empty())
+        throw InputError("unknown routing '" + o.routing + "'", "--routing", "use adaptive or static");
     run.progress = !o.quiet;
     const mobility::TrafficRunSummary s = mobility::runTraffic(run);
     std::printf("trips %zu: arrived %zu, running at the end %zu, not inserted %zu, no route %zu, teleports %zu; "

@@ -126,6 +126,9 @@ int main(int argc, char** argv) {
     trafficCmd->add_option("--step", tr.stepS, "step length in seconds (default: the config's, else 1)");
     trafficCmd->add_option("--end", tr.endS, "stop at this time in seconds (default: the config's end, else when all have arrived)");
     trafficCmd->add_option("--model", tr.model, "car following for every vehicle: krauss or idm (default: as the vehicle types say)");
+    trafficCmd->add_option("--routing", tr.routing,
+                           "trips without a route: adaptive (routed at departure on the traffic's recent speeds, "
+                           "SUMO's default) or static (free-flow times, before the start); default: as the config says");
     trafficCmd->add_flag("-q,--quiet", tr.quiet, "no progress bar");
 
     CLI11_PARSE(cli, argc, argv);

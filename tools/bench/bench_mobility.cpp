@@ -3,7 +3,8 @@
 // issue's 20×20 grid with one trip every 0.2 s for an hour, ~18,000 trips). By default the
 // trips are routed once by SUMO's duarouter and both simulators drive those routes, so the
 // traffic models are compared on identical vehicles; --own-routing gives both the trips and
-// lets each route them itself (SUMO routes at insertion, differently from duarouter).
+// lets each route them itself, at departure on travel times adapted to the traffic (both
+// simulators' default).
 //
 //   bench_mobility [--grid 20] [--length 100] [--lanes 1] [--period 0.2] [--end 3600]
 //                  [--threads 1,2] [--seed 42] [--own-routing] [--no-sumo] [--keep DIR]

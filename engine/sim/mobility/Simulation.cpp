@@ -204,6 +204,13 @@ struct Simulation::Impl {
     std::vector<JunctionSample> junctionSamples;
     std::vector<uint32_t> activeLanes;
     std::unique_ptr<tbb::task_arena> arena;
+    // Adaptive routing: per edge a ring of the last adaptationSteps mean speeds and their sum,
+    // and one router per (class, speed cap), built on first use.
+    std::vector<float> speedRing;
+    std::vector<double> speedSum;
+    size_t ringPos = 0;
+    double nextSampleS = 0;
+    std::map<std::pair<VClass, float>, std::unique_ptr<Router>> adaptiveRouters;
 
     Impl(const Network& n, const Demand& d, const SimulationOptions& o, std::vector<double> tt)
         : net(n), demand(d), opt(o), travelTimes(std::move(tt)) {
@@ -221,6 +228,65 @@ struct Simulation::Impl {
         junctionSamples.resize(net.junctions.size());
         counts.loaded = demand.trips.size();
         arena = std::make_unique<tbb::task_arena>(std::max(1, opt.threads));
+        if (opt.adaptiveRouting) {
+            opt.adaptationSteps = std::max(1, opt.adaptationSteps);
+            const size_t steps = size_t(opt.adaptationSteps);
+            speedRing.resize(net.edges.size() * steps);
+            speedSum.resize(net.edges.size());
+            for (size_t e = 0; e < net.edges.size(); ++e) {
+                std::fill_n(speedRing.begin() + long(e * steps), steps, net.edges[e].speedMps);
+                speedSum[e] = double(net.edges[e].speedMps) * double(steps);
+            }
+            nextSampleS = opt.beginS;
+        }
+    }
+
+    // One sample of every edge's mean speed (its speed limit when empty, like SUMO's
+    // MSEdge::getMeanSpeed) into the rings.
+    void sampleEdgeSpeeds() {
+        const size_t steps = size_t(opt.adaptationSteps);
+        std::vector<double> sum(net.edges.size(), 0.0);
+        std::vector<uint32_t> count(net.edges.size(), 0);
+        for (uint32_t l = 0; l < laneState.size(); ++l) {
+            const uint32_t e = net.lanes[l].edge;
+            if (e == kNone) continue;
+            for (uint32_t vi : laneState[l].veh) sum[e] += vehicles[vi].speed, ++count[e];
+        }
+        for (size_t e = 0; e < net.edges.size(); ++e) {
+            const float mean = count[e] ? float(sum[e] / count[e]) : net.edges[e].speedMps;
+            float& slot = speedRing[e * steps + ringPos];
+            speedSum[e] += double(mean) - double(slot);
+            slot = mean;
+        }
+        ringPos = (ringPos + 1) % steps;
+    }
+
+    // Routes the trips in [first, last) of the demand that have only an origin and a
+    // destination, on the averaged speeds, in parallel.
+    void routeAdaptively(size_t first, size_t last) {
+        std::map<std::pair<VClass, float>, std::vector<uint32_t>> groups;
+        for (size_t ti = first; ti < last; ++ti) {
+            const Trip& trip = demand.trips[ti];
+            const VehicleType& vt = demand.types[trip.type];
+            if (trip.route.empty() && trip.fromEdge != kNone && trip.toEdge != kNone && vt.vclass != VClass::Pedestrian)
+                groups[{vt.vclass, vt.maxSpeedMps}].push_back(uint32_t(ti));
+        }
+        if (groups.empty()) return;
+        std::vector<double> costs(net.edges.size());
+        for (size_t e = 0; e < net.edges.size(); ++e)
+            costs[e] = net.edges[e].lengthM / std::max(0.1, speedSum[e] / opt.adaptationSteps);
+        for (auto& [key, trips] : groups) {
+            auto& router = adaptiveRouters[key];
+            if (!router) {
+                router = std::make_unique<Router>(net, key.first, 8);
+                router->setMaxSpeed(key.second);
+            }
+            router->setCosts(costs);
+            std::vector<std::pair<uint32_t, uint32_t>> pairs;
+            for (uint32_t ti : trips) pairs.emplace_back(demand.trips[ti].fromEdge, demand.trips[ti].toEdge);
+            auto found = router->routeMany(pairs, std::max(1, opt.threads));
+            for (size_t i = 0; i < trips.size(); ++i) routes[trips[i]] = std::move(found[i].edges);
+        }
     }
 
     const VehicleType& type(const Vehicle& v) const { return demand.types[v.type]; }
@@ -877,6 +943,11 @@ struct Simulation::Impl {
 
     // ----- phase 5: insertion ----------------------------------------------------------------
     void loadDepartures() {
+        if (opt.adaptiveRouting) {
+            size_t last = nextTrip;
+            while (last < demand.trips.size() && demand.trips[last].departS <= t + 1e-9) ++last;
+            routeAdaptively(nextTrip, last);
+        }
         while (nextTrip < demand.trips.size() && demand.trips[nextTrip].departS <= t + 1e-9) {
             const uint32_t ti = uint32_t(nextTrip++);
             const Trip& trip = demand.trips[ti];
@@ -888,7 +959,7 @@ struct Simulation::Impl {
                 continue;
             }
             auto& route = routes[ti];
-            if (!trip.route.empty()) route = trip.route; // else routed ahead by routeAhead()
+            if (!trip.route.empty()) route = trip.route; // else routed by routeAhead() or routeAdaptively()
             auto usable = [&] {
                 if (route.empty()) return false;
                 for (uint32_t e : route)
@@ -918,6 +989,7 @@ struct Simulation::Impl {
     // and uses every thread (a closure during the run reroutes at departure, loadDepartures).
     // Routes of trips yet to depart are held from the start.
     void routeAhead() {
+        if (opt.adaptiveRouting) return;
         std::map<std::pair<VClass, float>, std::vector<uint32_t>> groups; // by class and speed cap
         for (uint32_t ti = 0; ti < demand.trips.size(); ++ti) {
             const Trip& trip = demand.trips[ti];
@@ -1103,6 +1175,10 @@ struct Simulation::Impl {
         }
         t = now;
         ++stepIndex;
+        if (opt.adaptiveRouting && t >= nextSampleS - 1e-9) {
+            sampleEdgeSpeeds();
+            nextSampleS += std::max(opt.adaptationIntervalS, opt.stepS);
+        }
         ensureInterval();
         if (opt.laneChanging) {
             std::vector<uint32_t> edges;

@@ -29,6 +29,13 @@ struct SimulationOptions {
     uint64_t seed = 1;
     double edgeIntervalS = 900;    // aggregation interval of the edge statistics
     bool laneChanging = true;
+    // Trips without a route are routed before the first step on fixed travel times (the
+    // constructor's, else free flow) — or, adaptive (SUMO's default for trips), when they
+    // depart, on each edge's speed averaged over the last `adaptationSteps` samples taken
+    // every `adaptationIntervalS` (SUMO's device.rerouting.adaptation-steps/-interval).
+    bool adaptiveRouting = false;
+    double adaptationIntervalS = 1;
+    int adaptationSteps = 180;
 };
 
 struct TripResult {

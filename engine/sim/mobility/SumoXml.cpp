@@ -1317,6 +1317,15 @@ SumoConfig readSumoConfig(const std::filesystem::path& file) {
     cfg.endS = seconds("end", -1);
     cfg.stepS = seconds("step-length", 1);
     cfg.timeToTeleportS = seconds("time-to-teleport", 300);
+    cfg.adaptationIntervalS = seconds("device.rerouting.adaptation-interval", 1);
+    if (auto steps = option("device.rerouting.adaptation-steps")) {
+        char* end = nullptr;
+        const long n = std::strtol(steps->c_str(), &end, 10);
+        if (end == steps->c_str() || *end != '\0' || n < 1 || n > 100000)
+            throw InputError("device.rerouting.adaptation-steps=" + quote(*steps) + " is not a count from 1 to 100000",
+                             xml->name, "give a whole number of samples, e.g. 180");
+        cfg.adaptationSteps = int(n);
+    }
     return cfg;
 }
 

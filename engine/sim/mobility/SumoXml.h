@@ -37,6 +37,10 @@ struct SumoConfig {
     std::vector<std::filesystem::path> routeFiles, additionalFiles;
     double beginS = 0, endS = -1;      // -1 = until all vehicles arrived
     double stepS = 1, timeToTeleportS = 300;
+    // Routing of trips on adapted travel times (device.rerouting.adaptation-*): SUMO's
+    // defaults; an interval ≤ 0 turns adaptation off (routes on free-flow times).
+    double adaptationIntervalS = 1;
+    int adaptationSteps = 180;
 };
 SumoConfig readSumoConfig(const std::filesystem::path& file);
 

@@ -78,6 +78,9 @@ TrafficRunSummary runTraffic(const TrafficRunOptions& o) {
     sim.threads = std::max(1, o.threads);
     sim.seed = o.seed;
     sim.edgeIntervalS = o.edgeIntervalS;
+    sim.adaptiveRouting = o.adaptiveRouting.value_or(config.adaptationIntervalS > 0);
+    sim.adaptationIntervalS = config.adaptationIntervalS > 0 ? config.adaptationIntervalS : 1;
+    sim.adaptationSteps = config.adaptationSteps;
     const double end = o.endS.value_or(config.endS);
     // Like SUMO, a run loads only the vehicles departing within its time span.
     const size_t outside = keepDepartures(demand, sim.beginS, end);

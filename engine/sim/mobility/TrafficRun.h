@@ -20,6 +20,9 @@ struct TrafficRunOptions {
     uint64_t seed = 1;
     std::optional<double> stepS, beginS, endS, timeToTeleportS; // default: the config's, else SUMO's
     std::optional<CarFollowing> model;            // override every vehicle type's model
+    // Trips routed at departure on adapted travel times (SUMO's default) or before the start
+    // on free-flow times; default: the config's device.rerouting.adaptation-interval > 0.
+    std::optional<bool> adaptiveRouting;
     double edgeIntervalS = 900;
     bool progress = true;
 };
