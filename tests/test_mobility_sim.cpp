@@ -370,53 +370,45 @@ Demand randomTrips(const Network& net, int count, double periodS, uint64_t seed)
 
 } // namespace
 
-// Dawdling, speed factors, routing at insertion and the parallel phases: the same trips give
-// bit-identical results with 1 and 2 threads, and a different seed gives different ones.
+// Dawdling, speed factors, routing (ahead, or adaptive at departure) and the parallel phases:
+// the same trips give bit-identical results and routes with 1 and 2 threads, and a different
+// seed gives different ones.
 TEST(MobilityModel, ResultsDoNotDependOnThreads) {
     Network net = grid(12, 13.89);
     Demand demand = randomTrips(net, 3000, 0.5, 7);
-    auto run = [&](int threads, uint64_t seed) {
+    struct Run {
+        std::vector<TripResult> results;
+        std::vector<std::vector<uint32_t>> routes;
+    };
+    auto run = [&](int threads, uint64_t seed, bool adaptive) {
         SimulationOptions opt;
         opt.threads = threads;
         opt.seed = seed;
+        opt.adaptiveRouting = adaptive;
         Simulation sim(net, demand, opt);
         sim.runToEnd(4 * 3600);
         EXPECT_TRUE(sim.finished());
         EXPECT_GT(sim.counts().vehicleUpdates, 100000u);
-        return sim.results();
+        Run r{sim.results(), {}};
+        for (uint32_t i = 0; i < demand.trips.size(); ++i) r.routes.push_back(sim.route(i));
+        return r;
     };
-    auto one = run(1, 1), two = run(2, 1), other = run(2, 2);
-    size_t arrived = 0, differ = 0;
-    for (size_t i = 0; i < one.size(); ++i) {
-        ASSERT_EQ(one[i].status, two[i].status) << i;
-        if (one[i].status != TripResult::Status::Arrived) continue;
-        ++arrived;
-        EXPECT_EQ(one[i].arrivalS, two[i].arrivalS) << "trip " << i;
-        EXPECT_EQ(one[i].routeLengthM, two[i].routeLengthM) << "trip " << i;
-        if (other[i].arrivalS != one[i].arrivalS) ++differ;
-    }
-    std::printf("%zu of %zu arrived, %zu differ with another seed\n", arrived, one.size(), differ);
-    EXPECT_GT(arrived, one.size() * 9 / 10);
-    EXPECT_GT(differ, arrived / 4) << "another seed dawdles differently";
-
-    // Adaptive routing (routes found at departure on sampled speeds) as well.
-    auto adaptive = [&](int threads) {
-        SimulationOptions opt;
-        opt.threads = threads;
-        opt.adaptiveRouting = true;
-        Simulation sim(net, demand, opt);
-        sim.runToEnd(4 * 3600);
-        EXPECT_TRUE(sim.finished());
-        std::vector<std::vector<uint32_t>> routes;
-        for (uint32_t i = 0; i < demand.trips.size(); ++i) routes.push_back(sim.route(i));
-        return std::make_pair(sim.results(), routes);
-    };
-    auto [a1, r1] = adaptive(1);
-    auto [a2, r2] = adaptive(2);
-    for (size_t i = 0; i < a1.size(); ++i) {
-        ASSERT_EQ(a1[i].status, a2[i].status) << i;
-        EXPECT_EQ(a1[i].arrivalS, a2[i].arrivalS) << "trip " << i;
-        EXPECT_EQ(r1[i], r2[i]) << "trip " << i;
+    for (bool adaptive : {false, true}) {
+        Run one = run(1, 1, adaptive), two = run(2, 1, adaptive), other = run(2, 2, adaptive);
+        size_t arrived = 0, differ = 0;
+        for (size_t i = 0; i < one.results.size(); ++i) {
+            ASSERT_EQ(one.results[i].status, two.results[i].status) << i;
+            EXPECT_EQ(one.routes[i], two.routes[i]) << "trip " << i;
+            if (one.results[i].status != TripResult::Status::Arrived) continue;
+            ++arrived;
+            EXPECT_EQ(one.results[i].arrivalS, two.results[i].arrivalS) << "trip " << i;
+            EXPECT_EQ(one.results[i].routeLengthM, two.results[i].routeLengthM) << "trip " << i;
+            if (other.results[i].arrivalS != one.results[i].arrivalS) ++differ;
+        }
+        std::printf("%s routing: %zu of %zu arrived, %zu differ with another seed\n", adaptive ? "adaptive" : "static",
+                    arrived, one.results.size(), differ);
+        EXPECT_GT(arrived, one.results.size() * 9 / 10);
+        EXPECT_GT(differ, arrived / 4) << "another seed dawdles differently";
     }
 }
 
