@@ -75,8 +75,9 @@ struct VehicleState {
 
 class Simulation {
 public:
-    // Trips without a route are routed at insertion on `travelTimesS` (per edge; empty = free
-    // flow); a trip whose destination cannot be reached is reported NoRoute, not retried.
+    // Trips without a route are routed on `travelTimesS` (per edge; empty = free flow), or on
+    // sampled speeds with SimulationOptions::adaptiveRouting; a trip whose destination cannot
+    // be reached is reported NoRoute, not retried.
     Simulation(const Network& net, const Demand& demand, const SimulationOptions& options,
                std::vector<double> travelTimesS = {});
     ~Simulation();
