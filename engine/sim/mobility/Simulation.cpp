@@ -613,9 +613,11 @@ struct Simulation::Impl {
                 if (!a.willPass || a.vehicle == vehicleIndex) continue;
                 if (!overlaps(a, k)) continue;
                 // Deadlock breaking (all approaches of a right-before-left junction occupied):
-                // a foe that is itself waiting at its link and has waited less goes after us.
+                // a foe that is itself standing at its link, yielding, and has waited less
+                // goes after us. Both must stand: a moving foe that braked once (for a vehicle
+                // inside the junction, say) is no deadlock and keeps its right of way.
                 const Vehicle& other = vehicles[a.vehicle];
-                if (other.yieldedBefore && v.yieldedBefore &&
+                if (other.yieldedBefore && v.yieldedBefore && other.waitingAtLinkS > 0 && v.waitingAtLinkS > 0 &&
                     (other.waitingAtLinkS < v.waitingAtLinkS ||
                      (other.waitingAtLinkS == v.waitingAtLinkS && other.trip > v.trip)))
                     continue;
