@@ -170,13 +170,12 @@ TEST(CompareSumo, MinorRoadGapAcceptance) {
 }
 
 // The benchmark: a 20 × 20 grid of 100 m blocks, one lane, priority junctions, one
-// trip every 0.2 s for an hour (18,000 trips), close to saturation. SUMO's duarouter routes the
-// trips once and both simulators drive those routes, so the traffic models meet identical
-// vehicles (SUMO's own routing at insertion picks other ties than duarouter for half the trips,
-// and the mean duration at this load follows the spread of the routes). Separately, citytwin's
-// router on the trips must find duarouter's routes (same costs: internal lanes and SUMO's
-// 1.5 s minor-link penalty; ties may differ).
-TEST(CompareSumo, BenchmarkGridOnDuarouterRoutes) {
+// trip every 0.2 s for an hour (18,000 trips), close to saturation. Three checks: (1) SUMO's
+// duarouter routes the trips once and both simulators drive those routes (identical vehicles);
+// (2) both get the trips and route them with their defaults (at departure, on travel times
+// adapted to the traffic); (3) citytwin's router on free-flow times finds duarouter's routes
+// (same costs: internal lanes and SUMO's 1.5 s minor-link penalty; ties may differ).
+TEST(CompareSumo, BenchmarkGrid) {
     if (!sumoInstalled() || !fs::exists("/usr/bin/duarouter"))
         GTEST_SKIP() << "SUMO is not installed (Debian packages sumo, sumo-tools)";
     test::TempDir dir;
@@ -201,7 +200,19 @@ TEST(CompareSumo, BenchmarkGridOnDuarouterRoutes) {
     EXPECT_NEAR(double(ours.arrived), double(sumo.arrived), 0.05 * double(sumo.arrived));
     EXPECT_NEAR(ours.meanDurationS, sumo.meanDurationS, 0.15 * sumo.meanDurationS);
 
-    // citytwin routing the trips itself: the same routes as duarouter's for most trips.
+    // Each routes the trips itself, with its defaults.
+    ASSERT_EQ(shell("cd '" + d + "' && SUMO_HOME=/usr/share/sumo sumo -n grid.net.xml -r grid.trips.xml "
+                    "--tripinfo-output ti_own.xml --no-step-log"),
+              0);
+    const SumoResult sumoOwn = readTripinfo(dir / "ti_own.xml");
+    options.routes = {dir / "grid.trips.xml"};
+    const TrafficRunSummary oursOwn = runTraffic(options);
+    std::printf("own routing: SUMO %zu arrived, mean %.1f s; citytwin %zu arrived, mean %.1f s, %zu teleports\n",
+                sumoOwn.arrived, sumoOwn.meanDurationS, oursOwn.arrived, oursOwn.meanDurationS, oursOwn.teleports);
+    EXPECT_NEAR(double(oursOwn.arrived), double(sumoOwn.arrived), 0.05 * double(sumoOwn.arrived));
+    EXPECT_NEAR(oursOwn.meanDurationS, sumoOwn.meanDurationS, 0.15 * sumoOwn.meanDurationS);
+
+    // citytwin routing on free-flow times: the same routes as duarouter's for most trips.
     std::map<std::string, std::string> duarouterRoute;
     {
         std::ifstream in(dir / "grid.rou.xml");
