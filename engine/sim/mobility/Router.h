@@ -4,8 +4,8 @@
 // landmark edges chosen by farthest-point selection give admissible lower bounds through the
 // triangle inequality. Edge costs are travel times the caller can change (closures = +inf,
 // measured travel times during dynamic assignment); the landmark bounds are computed on the
-// free-flow edge times (turn costs left out), which stay lower bounds as long as costs only grow. Thread-safe for
-// concurrent route() calls once built.
+// free-flow edge times (turn costs left out), which stay lower bounds as long as costs only
+// grow. Thread-safe for concurrent route() calls once built.
 #include "sim/mobility/Network.h"
 
 #include <vector>
