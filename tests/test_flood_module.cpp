@@ -528,19 +528,24 @@ TEST_F(FloodScenario, RainFromRastersPerTime) {
     writeTestRaster(dir / "r1.tif", 40, 20, 5.0, E0, N0 + 100, std::vector<float>(800, 18.0f));
     std::string wall = fmt::format("POLYGON(({0} {1},{2} {1},{2} {3},{0} {3},{0} {1}))", E0 + 100, N0 - 1, E0 + 102, N0 + 101);
     writeLayer(dir / "wall.gpkg", "GPKG", "buildings", 25832, {{"id"}, {"height"}}, {{wall, {{"id", "W"}, {"height", "3"}}}});
-    auto run = [&](const std::string& name, const std::string& factor) {
+    auto run = [&](const std::string& name, const std::string& factor, const std::string& edits = "") {
         return runYaml("name: " + name + "\ncity: {terrain: dem.tif, buildings: wall.gpkg}\ntime: {duration: 2400s}\n"
                        "modules:\n  flood:\n    rain: {rasters: [{time: 0, file: r0.tif}, {time: 1000s, file: r1.tif}], unit: mm_h" +
                            factor + "}\n    gauge_interval: 200\n"
-                           "    gauges: [{name: W, at: [482020, 5730050]}, {name: E, at: [482150, 5730050]}]\n",
-                       name)["baseline"]["flood"];
+                           "    gauges: [{name: W, at: [482020, 5730050]}, {name: E, at: [482150, 5730050]}]\n" + edits,
+                       name);
     };
-    json f = run("radar", "");
+    // A variant (a 0.5 m barrier inside the west half) runs on the same rain fields as the
+    // baseline (one copy shared by both runs): the same rain volume.
+    json both = run("radar", "", "edits:\n  - {type: barrier, line: [[482040, 5729990], [482040, 5730110]], height: 0.5}\n");
+    json f = both["baseline"]["flood"];
     const double west = 100.0 * 100.0, east = 98.0 * 100.0; // the wall takes the cells x = 100–102 m
     const double expected = 0.010 * west + 0.005 * (west + east);
     EXPECT_NEAR(f["rain_volume"]["value"].get<double>(), expected, 1e-6 * expected);
     EXPECT_LT(std::abs(f["mass_error_relative"]["value"].get<double>()), 1e-6);
-    auto at1000 = csvRow(dir / "radar" / "flood" / "gauges.csv", 5), last = csvRow(dir / "radar" / "flood" / "gauges.csv");
+    EXPECT_NEAR(both["variant"]["flood"]["rain_volume"]["value"].get<double>(), expected, 1e-6 * expected);
+    const fs::path gauges = dir / "radar" / "baseline" / "flood" / "gauges.csv";
+    auto at1000 = csvRow(gauges, 5), last = csvRow(gauges);
     EXPECT_EQ(at1000["time_s"], 1000.0);
     EXPECT_NEAR(at1000["W_depth_m"], 0.010, 1e-6);
     EXPECT_NEAR(at1000["E_depth_m"], 0.0, 1e-9);
@@ -548,7 +553,7 @@ TEST_F(FloodScenario, RainFromRastersPerTime) {
     EXPECT_NEAR(last["W_depth_m"], 0.015, 1e-6); // no rain after 2000 s
     EXPECT_NEAR(last["E_depth_m"], 0.005, 1e-6);
     // factor still multiplies.
-    json half = run("radarhalf", ", factor: 0.5");
+    json half = run("radarhalf", ", factor: 0.5")["baseline"]["flood"];
     EXPECT_NEAR(half["rain_volume"]["value"].get<double>(), 0.5 * expected, 1e-6 * expected);
 
     auto expectError = [&](const std::string& rain, const std::string& text) {

@@ -127,7 +127,7 @@ private:
     std::function<double(double)> rain;
     std::vector<double> rainBreaks; // times where the rain rate changes
     std::vector<double> rainFieldTimes;            // rain rasters: from when each holds
-    std::vector<std::vector<float>> rainFields;    //   and its rate per cell, m/s
+    FloodSolver::RainFields rainFields;            //   and its rate per cell, m/s (one copy for all runs)
     double manningDefault = 0.035;
     struct InflowSpec {
         std::string name;
@@ -363,6 +363,7 @@ void FloodModule::configure(const YAML::Node& block, const std::string& whereIn,
             if (r["unit"] && r["unit"].as<std::string>() != "mm_h")
                 y.fail(r["unit"], "rain raster unit must be mm_h (a rate per pixel)",
                        "convert depths per interval to mm/h: depth_mm × 3600 / interval_s (gdal_calc)");
+            std::vector<std::vector<float>> fields;
             for (auto e : rs) {
                 y.checkKeys(e, "rain raster", {"time", "file"});
                 if (!e["time"] || !e["file"]) y.fail(e, "a rain raster needs time and file");
@@ -384,8 +385,9 @@ void FloodModule::configure(const YAML::Node& block, const std::string& whereIn,
                     spdlog::warn("flood: rain raster {}: {:.1f} % of the grid's cells are nodata, taken as no rain",
                                  e["file"].as<std::string>(), 100.0 * nodata / field.size());
                 rainFieldTimes.push_back(t);
-                rainFields.push_back(std::move(field));
+                fields.push_back(std::move(field));
             }
+            rainFields = std::make_shared<const std::vector<std::vector<float>>>(std::move(fields));
             double end;
             if (r["end"]) end = y.duration(r["end"], "end");
             else if (rainFieldTimes.size() >= 2) end = 2 * rainFieldTimes.back() - rainFieldTimes[rainFieldTimes.size() - 2];
@@ -877,7 +879,7 @@ void FloodModule::start(const RunContext& ctx) {
         solver->setScsCurveNumber(std::move(retention), std::move(share), scsIaRatio);
     }
     if (rain) solver->setRain(rain, rainBreaks);
-    if (!rainFields.empty()) solver->setRainFields(rainFieldTimes, rainFields);
+    if (rainFields) solver->setRainFields(rainFieldTimes, rainFields);
     for (auto& s : inflowSpecs) addInflow(s);
     for (auto& g : gauges) g.maxDepth = 0;
     gaugeRows.clear();

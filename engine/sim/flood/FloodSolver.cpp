@@ -164,10 +164,10 @@ void FloodSolver::setGreenAmpt(std::vector<float> ks, std::vector<float> psiDt) 
     infiltrated.assign(h.size(), 0.0f);
 }
 
-void FloodSolver::setRainFields(std::vector<double> timesS, std::vector<std::vector<float>> fieldsMps) {
-    if (timesS.size() != fieldsMps.size() || !std::is_sorted(timesS.begin(), timesS.end()))
+void FloodSolver::setRainFields(std::vector<double> timesS, RainFields fieldsMps) {
+    if (!fieldsMps || timesS.size() != fieldsMps->size() || !std::is_sorted(timesS.begin(), timesS.end()))
         throw InputError("flood solver: rain fields need one sorted time each");
-    for (const auto& f : fieldsMps)
+    for (const auto& f : *fieldsMps)
         if (f.size() != h.size()) throw InputError("flood solver: a rain field has the wrong size");
     rainFieldTimes = std::move(timesS);
     rainFields = std::move(fieldsMps);
@@ -726,10 +726,10 @@ void FloodSolver::applySources(double dt) {
     float rainDepth = rain ? static_cast<float>(std::max(0.0, rain(t + 0.5 * dt)) * dt) : 0.0f;
     // Rain fields (radar): the one of the interval this step lies in (steps do not cross one).
     const float* field = nullptr;
-    if (!rainFields.empty() && rainDepth > 0) {
+    if (rainFields && !rainFields->empty() && rainDepth > 0) {
         auto it = std::upper_bound(rainFieldTimes.begin(), rainFieldTimes.end(), t + 0.5 * dt);
         if (it == rainFieldTimes.begin()) rainDepth = 0;
-        else field = rainFields[static_cast<size_t>(it - rainFieldTimes.begin() - 1)].data();
+        else field = (*rainFields)[static_cast<size_t>(it - rainFieldTimes.begin() - 1)].data();
     }
     // Rain and losses per row, summed in row order afterwards (deterministic).
     std::vector<double> rowRain(static_cast<size_t>(spec.ny), 0.0);

@@ -18,6 +18,7 @@
 #include <cstdint>
 #include <algorithm>
 #include <functional>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -119,8 +120,10 @@ public:
     // Spatially varying rain over time (radar): field k (m/s per cell) holds from timesS[k] until
     // timesS[k+1], the last one from its time on; before the first time no rain. The rain then is
     // rain(t) × field × rainFactor, so rain(t) is a dimensionless multiplier (1, a factor, 0 after
-    // the end). The times become rain breakpoints. 4 bytes per cell per field, all held.
-    void setRainFields(std::vector<double> timesS, std::vector<std::vector<float>> fieldsMps);
+    // the end). The times become rain breakpoints. 4 bytes per cell per field, all held — shared
+    // with the caller, so the baseline and variant runs of a scenario read one copy.
+    using RainFields = std::shared_ptr<const std::vector<std::vector<float>>>;
+    void setRainFields(std::vector<double> timesS, RainFields fieldsMps);
     void addInflow(PointInflow inflow);
 
     // Checks the fields and fixes the initial state (called by the first step if not before).
@@ -181,7 +184,7 @@ private:
     std::function<double(double)> rain;
     std::vector<double> rainBreaks;
     std::vector<double> rainFieldTimes;
-    std::vector<std::vector<float>> rainFields;
+    RainFields rainFields;
     std::vector<PointInflow> inflows;
     double t = 0, dtLast = 0;
     long long stepCount = 0;
