@@ -460,10 +460,28 @@ class Publisher {
             ++p->m_acked;
             p->m_cv.notify_all();
         });
+        mosquitto_connect_callback_set(m_mosq, [](mosquitto*, void* self, int rc) {
+            auto* p = static_cast<Publisher*>(self);
+            std::lock_guard lock(p->m_mutex);
+            p->m_connectResult = rc;
+            p->m_cv.notify_all();
+        });
         int rc = mosquitto_connect(m_mosq, "127.0.0.1", port, 30);
         if (rc != MOSQ_ERR_SUCCESS)
             throw std::runtime_error(std::string("publisher connect: ") + mosquitto_strerror(rc));
         mosquitto_loop_start(m_mosq);
+        // Publish only once the broker has accepted the session: messages queued before the
+        // CONNACK could otherwise be sent again when libmosquitto replays its queue.
+        std::unique_lock lock(m_mutex);
+        if (!m_cv.wait_for(lock, std::chrono::seconds(10), [&] { return m_connectResult >= 0; }) || m_connectResult != 0) {
+            const int result = m_connectResult;
+            lock.unlock();
+            mosquitto_disconnect(m_mosq);
+            mosquitto_loop_stop(m_mosq, true);
+            mosquitto_destroy(m_mosq);
+            throw std::runtime_error("publisher: the broker did not accept the connection (CONNACK " +
+                                     std::to_string(result) + ")");
+        }
     }
     ~Publisher() {
         mosquitto_disconnect(m_mosq);
@@ -495,6 +513,7 @@ class Publisher {
     std::mutex m_mutex;
     std::condition_variable m_cv;
     size_t m_sent = 0, m_acked = 0;
+    int m_connectResult = -1; // CONNACK code once received
 };
 
 // --- Uplink builders ---------------------------------------------------------------------
