@@ -102,6 +102,14 @@ protected:
         RunResult r = runScenario(s, RunOptions{dir / name, 2, false, {}});
         return r.kpisJson;
     }
+    // `citytwin run` on a scenario whose flood module has `floodKeys` (indented lines) fails
+    // with exit 2 and an error containing `text`.
+    void expectFloodError(const std::string& floodKeys, const std::string& text) {
+        writeText(dir / "bad.yaml", "name: bad\ncity: {terrain: dem.tif}\nmodules:\n  flood:\n" + floodKeys);
+        CommandResult r = runCitytwin("run " + (dir / "bad.yaml").string() + " --out " + (dir / "bad").string());
+        EXPECT_EQ(r.exitCode, 2) << floodKeys;
+        EXPECT_NE(r.err.find(text), std::string::npos) << r.err;
+    }
     TempDir dir;
 };
 
@@ -189,12 +197,7 @@ TEST_F(FloodScenario, LineInflowSharesTheFlowAlongTheLine) {
 }
 
 TEST_F(FloodScenario, BadFloodInputNamesTheProblem) {
-    auto expectError = [&](const std::string& modules, const std::string& text) {
-        writeText(dir / "bad.yaml", "name: bad\ncity: {terrain: dem.tif}\nmodules:\n  flood:\n" + modules);
-        CommandResult r = runCitytwin("run " + (dir / "bad.yaml").string() + " --out " + (dir / "bad").string());
-        EXPECT_EQ(r.exitCode, 2) << modules;
-        EXPECT_NE(r.err.find(text), std::string::npos) << r.err;
-    };
+    auto expectError = [&](const std::string& floodKeys, const std::string& text) { expectFloodError(floodKeys, text); };
     expectError("    rain: {intensity_mm_h: -5}\n", "must not be negative");
     expectError("    rain: {intensity_mm_h: 5, factor: -1}\n", "must not be negative");
     expectError("    inflows: [{at: [482005, 5730050], hydrograph: [[100, 1], [50, 2]]}]\n", "not sorted");
@@ -441,10 +444,7 @@ TEST_F(FloodScenario, ScsCurveNumberLeavesTheRunoffDepth) {
 
     // Bad input: a curve number outside (0, 100], and two infiltration models on one share.
     auto expectError = [&](const std::string& losses, const std::string& text) {
-        writeText(dir / "badcn.yaml", "name: badcn\ncity: {terrain: dem.tif}\nmodules:\n  flood:\n    losses: " + losses + "\n");
-        CommandResult r = runCitytwin("run " + (dir / "badcn.yaml").string() + " --out " + (dir / "badcn").string());
-        EXPECT_EQ(r.exitCode, 2) << losses;
-        EXPECT_NE(r.err.find(text), std::string::npos) << r.err;
+        expectFloodError("    losses: " + losses + "\n", text);
     };
     expectError("{scs_cn: {default: 0}}", "must be in (0, 100]");
     expectError("{scs_cn: {default: 75, by_landuse: {park: 120}}}", "must be in (0, 100]");
@@ -556,12 +556,7 @@ TEST_F(FloodScenario, RainFromRastersPerTime) {
     json half = run("radarhalf", ", factor: 0.5")["baseline"]["flood"];
     EXPECT_NEAR(half["rain_volume"]["value"].get<double>(), 0.5 * expected, 1e-6 * expected);
 
-    auto expectError = [&](const std::string& rain, const std::string& text) {
-        writeText(dir / "badr.yaml", "name: badr\ncity: {terrain: dem.tif}\nmodules:\n  flood:\n    rain: " + rain + "\n");
-        CommandResult r = runCitytwin("run " + (dir / "badr.yaml").string() + " --out " + (dir / "badr").string());
-        EXPECT_EQ(r.exitCode, 2) << rain;
-        EXPECT_NE(r.err.find(text), std::string::npos) << r.err;
-    };
+    auto expectError = [&](const std::string& rain, const std::string& text) { expectFloodError("    rain: " + rain + "\n", text); };
     expectError("{rasters: [{time: 0, file: r0.tif}]}", "needs 'end'");
     expectError("{rasters: [{time: 0, file: r0.tif}], end: 1h, unit: mm}", "unit must be mm_h");
     expectError("{rasters: [{time: 0, file: nope.tif}], end: 1h}", "nope.tif");
