@@ -2,7 +2,7 @@
 // domain (a sloshing basin: water everywhere, a tilted initial surface so it moves), for the
 // HLLC and the inertial scheme with 1 and 2 threads, plus memory per cell.
 //
-//   bench_flood [--n 2000] [--steps 50]
+//   bench_flood [--n 2000] [--steps 50] [--only inertial|hllc|hllc2] [--threads 1|2]
 #include "sim/flood/FloodSolver.h"
 
 #include <chrono>
@@ -43,11 +43,14 @@ static double run(Scheme scheme, bool secondOrder, int n, int steps, int threads
 }
 
 int main(int argc, char** argv) {
-    int n = 2000, steps = 50;
+    int n = 2000, steps = 50, onlyThreads = 0;
+    std::string only;
     for (int i = 1; i + 1 < argc; i += 2) {
         std::string a = argv[i];
         if (a == "--n") n = std::atoi(argv[i + 1]);
         else if (a == "--steps") steps = std::atoi(argv[i + 1]);
+        else if (a == "--only") only = argv[i + 1];
+        else if (a == "--threads") onlyThreads = std::atoi(argv[i + 1]);
     }
     std::printf("domain %d × %d wet cells, %d steps per run\n", n, n, steps);
     std::printf("%-9s %7s %20s %18s\n", "scheme", "threads", "cell-updates/s", "peak RSS B/cell");
@@ -59,6 +62,7 @@ int main(int argc, char** argv) {
     for (Variant v : {Variant{"inertial", Scheme::Inertial, false}, Variant{"hllc", Scheme::Hllc, false},
                       Variant{"hllc2", Scheme::Hllc, true}})
         for (int threads : {1, 2}) {
+            if ((!only.empty() && only != v.name) || (onlyThreads > 0 && threads != onlyThreads)) continue;
             double bytes = 0;
             double rate = run(v.scheme, v.secondOrder, n, steps, threads, bytes);
             std::printf("%-9s %7d %17.1f M %18.1f\n", v.name, threads, rate / 1e6, bytes);

@@ -179,7 +179,8 @@ private:
     };
     std::vector<Reconstruction> rec;
     std::vector<float> outflowFactor;      // Inertial: outflow limiter per cell
-    std::vector<double> rowSum;            // per-row partial sums (fixed-order reduction)
+    std::vector<float> ones;               // a row of 1s (limiter outside the domain, absent rain factors)
+    std::vector<double> rowSum, rowRain;   // per-row partial sums (fixed-order reduction)
     std::vector<float> hMax, speedMax, hazardMax, arrival;
     std::function<double(double)> rain;
     std::vector<double> rainBreaks;
