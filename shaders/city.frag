@@ -19,6 +19,9 @@ layout(push_constant) uniform Push {
 layout(constant_id = 0) const uint LAYER = 0; // 0 terrain, 1 buildings, 2 roads
 layout(constant_id = 1) const bool SHADOWS = false;
 layout(constant_id = 2) const bool GRID = false;
+// Terrain chunks that hold water (a vertex with alpha 0) get the variant with the reflection;
+// the others skip its cost (three pow() and more per pixel) altogether.
+layout(constant_id = 3) const bool WATER = false;
 
 layout(set = 0, binding = 4) uniform sampler2D gridValues;
 layout(set = 0, binding = 5) uniform sampler2DShadow shadowMap;
@@ -46,7 +49,7 @@ void main() {
         base *= mix(0.85, 1.12, h);
         float steep = smoothstep(0.55, 0.85, 1.0 - n.z);
         base = mix(base, vec3(0.28, 0.27, 0.25), steep);
-        water = color.a < 0.5 && F.terrainRange.w > 0.5;
+        water = WATER && color.a < 0.5 && F.terrainRange.w > 0.5;
         if (water) base = vec3(0.05, 0.16, 0.30);
     }
     float sun = max(dot(n, F.sunDir.xyz), 0.0) * F.sunDir.w * (SHADOWS ? sunVisibility(n) : 1.0);
@@ -58,7 +61,7 @@ void main() {
         float hs = max(dot(n, normalize(vec3(-0.5, 0.5, 0.7))), 0.0);
         lit *= mix(0.75, 1.15, hs);
     }
-    if (LAYER == 0u && water) {
+    if (LAYER == 0u && WATER && water) {
         vec3 v = normalize(F.cameraPos.xyz - worldPos);
         vec3 r = reflect(-v, vec3(0, 0, 1));
         float fresnel = 0.04 + 0.96 * pow(1.0 - max(v.z, 0.0), 5.0);

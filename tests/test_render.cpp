@@ -202,6 +202,51 @@ TEST_F(MusterstadtRender, AKnownBuildingAppearsWhereTheCameraProjectsIt) {
     }
 }
 
+// Water areas are drawn with the water variant of the terrain shader (deep blue with the sky's
+// reflection), chosen per terrain chunk: a point well inside the largest water area, projected
+// by the camera, is water-coloured with water shown and the land-use colour without.
+TEST_F(MusterstadtRender, WaterAreasAreDrawnAsWater) {
+    const PolygonSet& areas = scene->city.water.areas;
+    ASSERT_GT(areas.size(), 0u);
+    // Over all water areas, the grid point (60 × 60 per area) farthest from any outline.
+    Vec2 best(0, 0);
+    double clearance = -1;
+    for (size_t area = 0; area < areas.size(); ++area) {
+        Box2 box = areas.bounds(area);
+        for (int i = 0; i <= 60; ++i)
+            for (int j = 0; j <= 60; ++j) {
+                Vec2 q = box.min + (box.max - box.min).cwiseProduct(Vec2(i / 60.0, j / 60.0));
+                if (!pointInRing(q, areas.ring(area, 0))) continue;
+                double d = 1e9;
+                for (size_t r = 0; r < areas.ringCount(area); ++r) {
+                    auto ring = areas.ring(area, r);
+                    if (r > 0 && pointInRing(q, ring)) d = -1;
+                    for (size_t k = 0; k < ring.size() && d > 0; ++k) {
+                        Vec2 a = ring[k], e = ring[(k + 1) % ring.size()] - a;
+                        double t = std::clamp((q - a).dot(e) / std::max(e.squaredNorm(), 1e-12), 0.0, 1.0);
+                        d = std::min(d, (a + e * t - q).norm());
+                    }
+                }
+                if (d > clearance) clearance = d, best = q;
+            }
+    }
+    Camera cam = ui::overviewCamera(*scene, double(width) / height);
+    // At least two pixels of water on every side at this camera's scale (metres per pixel at
+    // the town's distance, roughly the bounds' width over the picture's).
+    double metresPerPixel = (scene->mesh.boundsMax[0] - scene->mesh.boundsMin[0]) / width;
+    ASSERT_GT(clearance, 2 * metresPerPixel) << "no point deep inside a water area";
+    auto px = cam.project(Vec3(best.x(), best.y(), scene->city.terrain.heightAt(best)), width, height);
+    ASSERT_TRUE(px);
+    RenderSettings shown, hidden;
+    hidden.show.water = false;
+    Rgb w = rgbAt(target->render(cam, shown), px->x(), px->y());
+    Rgb land = rgbAt(target->render(cam, hidden), px->x(), px->y());
+    // Deep blue: blue well above red, and darker than the light land-use colour beneath.
+    EXPECT_GT(w.b, w.r + 40) << "water pixel " << w.r << "," << w.g << "," << w.b;
+    EXPECT_LT(w.r + w.g + w.b, land.r + land.g + land.b - 60)
+        << "water " << w.r << "," << w.g << "," << w.b << " vs land " << land.r << "," << land.g << "," << land.b;
+}
+
 TEST_F(MusterstadtRender, TheSameSceneRendersToIdenticalPixels) {
     Camera cam = *ui::namedCamera(*scene, "Rathaus", double(width) / height);
     RenderSettings s;

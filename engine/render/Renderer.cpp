@@ -81,6 +81,7 @@ struct ChunkDraw {
     uint32_t indexBase;
     std::vector<IndexRange> lods;
     float spacing; // terrain: metres between vertices at the finest level
+    bool water;    // terrain: a vertex is water (drawn with the water variant)
 };
 
 constexpr uint32_t shadowSize = 2048;
@@ -119,7 +120,8 @@ struct Renderer::Impl {
     VkDescriptorPool pool = VK_NULL_HANDLE;
     SideData sides[2];
     Buffer hudVertices[framesInFlight];
-    VkPipeline city[meshLayerCount][2][2]{}; // [layer][shadows][grid]: specialised fragment shaders
+    // [layer][shadows][grid][water]: specialised fragment shaders; water only for the terrain.
+    VkPipeline city[meshLayerCount][2][2][2]{};
     VkPipeline sky = VK_NULL_HANDLE, shadow = VK_NULL_HANDLE, agents = VK_NULL_HANDLE,
                markers = VK_NULL_HANDLE, hud = VK_NULL_HANDLE;
     VkRenderPass shadowPass = VK_NULL_HANDLE;
@@ -452,13 +454,14 @@ Renderer::Renderer(VulkanContext& ctx, VkFormat colorFormat, VkImageLayout final
     I.sky = makePipeline(STAGE(skyVert), STAGE(skyFrag), false, false, true, false, VK_CULL_MODE_NONE, false, mainPass_, false);
     for (uint32_t layer = 0; layer < meshLayerCount; ++layer)
         for (uint32_t shadows = 0; shadows < 2; ++shadows)
-            for (uint32_t grid = 0; grid < 2; ++grid) {
-                const uint32_t values[3] = {layer, shadows, grid}; // constant_id 0..2 in city.frag
-                const VkSpecializationMapEntry entries[3] = {{0, 0, 4}, {1, 4, 4}, {2, 8, 4}};
-                const VkSpecializationInfo spec{3, entries, sizeof values, values};
-                I.city[layer][shadows][grid] = makePipeline(STAGE(cityVert), STAGE(cityFrag), true, false, true, true,
-                                                            VK_CULL_MODE_BACK_BIT, false, mainPass_, false, &spec);
-            }
+            for (uint32_t grid = 0; grid < 2; ++grid)
+                for (uint32_t water = 0; water < (layer == 0 ? 2u : 1u); ++water) {
+                    const uint32_t values[4] = {layer, shadows, grid, water}; // constant_id 0..3 in city.frag
+                    const VkSpecializationMapEntry entries[4] = {{0, 0, 4}, {1, 4, 4}, {2, 8, 4}, {3, 12, 4}};
+                    const VkSpecializationInfo spec{4, entries, sizeof values, values};
+                    I.city[layer][shadows][grid][water] = makePipeline(STAGE(cityVert), STAGE(cityFrag), true, false, true, true,
+                                                                       VK_CULL_MODE_BACK_BIT, false, mainPass_, false, &spec);
+                }
     I.agents = makePipeline(STAGE(agentVert), STAGE(agentFrag), false, false, true, true, VK_CULL_MODE_BACK_BIT, false, mainPass_, false);
     I.markers = makePipeline(STAGE(markerVert), STAGE(markerFrag), false, false, false, false, VK_CULL_MODE_NONE, false, mainPass_, false);
     I.hud = makePipeline(STAGE(hudVert), STAGE(hudFrag), false, true, false, false, VK_CULL_MODE_NONE, true, mainPass_, false);
@@ -492,7 +495,8 @@ Renderer::~Renderer() {
     for (VkPipeline p : {I.sky, I.shadow, I.agents, I.markers, I.hud}) vkDestroyPipeline(d, p, nullptr);
     for (auto& byShadow : I.city)
         for (auto& byGrid : byShadow)
-            for (VkPipeline p : byGrid) vkDestroyPipeline(d, p, nullptr);
+            for (auto& byWater : byGrid)
+                for (VkPipeline p : byWater) vkDestroyPipeline(d, p, nullptr); // null where not made
     vkDestroyPipelineLayout(d, I.layout, nullptr);
     vkDestroyDescriptorPool(d, I.pool, nullptr);
     vkDestroyDescriptorSetLayout(d, I.setLayout, nullptr);
@@ -533,12 +537,13 @@ void Renderer::setCity(const CityMesh& mesh, double latDeg, double lonDeg) {
     for (const auto& c : mesh.chunks) {
         if (c.indices.empty() || c.lods.empty()) continue;
         ChunkDraw cd{c.layer, c.boundsMin, c.boundsMax, static_cast<int32_t>(vertices.size()), static_cast<uint32_t>(indices.size()),
-                     c.lods, 0};
+                     c.lods, 0, false};
         if (c.layer == MeshLayer::Terrain) {
             I.terrainMinZ = std::min(I.terrainMinZ, c.boundsMin[2]);
             I.terrainMaxZ = std::max(I.terrainMaxZ, c.boundsMax[2]);
             double quads = std::max(1.0, c.lods[0].count / 6.0);
             cd.spacing = static_cast<float>(std::sqrt((c.boundsMax[0] - c.boundsMin[0]) * (c.boundsMax[1] - c.boundsMin[1]) / quads));
+            cd.water = std::any_of(c.vertices.begin(), c.vertices.end(), [](const MeshVertex& v) { return (v.rgba >> 24) < 128; });
         }
         for (const auto& v : c.vertices) {
             auto& n = objects[static_cast<int>(c.layer)];
@@ -823,7 +828,9 @@ FrameStats Renderer::record(VkCommandBuffer cmd, int frame, VkFramebuffer frameb
                 if ((L == MeshLayer::Terrain && !settings.show.terrain) || (L == MeshLayer::Buildings && !settings.show.buildings) ||
                     (L == MeshLayer::Roads && !settings.show.roads))
                     continue;
-                bindCommon(I.city[layer][settings.shadows ? 1 : 0][grid[side] ? 1 : 0], side);
+                VkPipeline (&variants)[2] = I.city[layer][settings.shadows ? 1 : 0][grid[side] ? 1 : 0];
+                bool boundWater = false;
+                bindCommon(variants[0], side);
                 vkCmdBindVertexBuffers(cmd, 0, 1, &I.vertices.buffer, &offset);
                 vkCmdBindIndexBuffer(cmd, I.indices.buffer, 0, VK_INDEX_TYPE_UINT32);
                 PushConstants pc{uint32_t(layer), L == MeshLayer::Roads ? I.buildingObjects : 0u,
@@ -846,6 +853,10 @@ FrameStats Renderer::record(VkCommandBuffer cmd, int frame, VkFramebuffer frameb
                         int lod = 0;
                         while (lod + 1 < int(c.lods.size()) && c.spacing * double(1 << (lod + 1)) <= allowed) ++lod;
                         range = c.lods[size_t(lod)];
+                    }
+                    if (L == MeshLayer::Terrain && c.water != boundWater) { // only the pipeline changes
+                        boundWater = c.water;
+                        vkCmdBindPipeline(cmd, VK_PIPELINE_BIND_POINT_GRAPHICS, variants[boundWater ? 1 : 0]);
                     }
                     stats.chunksDrawn++;
                     vkCmdDrawIndexed(cmd, range.count, 1, c.indexBase + range.first, c.vertexOffset, 0);
