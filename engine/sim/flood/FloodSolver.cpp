@@ -397,6 +397,15 @@ void frictionRow(const float* __restrict d, const float* __restrict n, float gdt
     }
 }
 
+// Scratch rows for the row loops, one buffer per thread, kept from step to step: once each
+// worker thread has run a step, a step allocates nothing. Valid until the calling loop body
+// returns (no body runs another one inside it).
+float* scratchRows(size_t floats) {
+    thread_local std::vector<float> buffer;
+    if (buffer.size() < floats) buffer.resize(floats);
+    return buffer.data();
+}
+
 double interpolate(const std::vector<double>& ts, const std::vector<double>& vs, double t) {
     if (ts.empty()) return 0;
     if (t <= ts.front()) return vs.front();
@@ -620,32 +629,30 @@ void FloodSolver::stepHllc(double dtIn) {
     // blocks twice, identically), so no cell is written by two threads and the result does not
     // depend on how rows are split. Velocities are computed once per cell and row.
     forRows(ny, [&](int j0, int j1) {
+        // Face fluxes below, above and along the row, and velocities of three rows: 18 rows of
+        // this thread's scratch.
         struct Faces {
-            std::vector<float> mass, momL, momR, tang;
-            explicit Faces(size_t n) : mass(n), momL(n), momR(n), tang(n) {}
+            float *mass, *momL, *momR, *tang;
             void set(size_t i, const FaceFlux& f) {
                 mass[i] = f.mass;
                 momL[i] = f.momL;
                 momR[i] = f.momR;
                 tang[i] = f.tang;
             }
-            void swap(Faces& o) {
-                mass.swap(o.mass);
-                momL.swap(o.momL);
-                momR.swap(o.momR);
-                tang.swap(o.tang);
-            }
         };
-        Faces below(w), above(w), x(w + 1);
-        std::vector<float> uBelow(w), vBelow(w), uRow(w), vRow(w), uAbove(w), vAbove(w);
-        auto fillVelocities = [&](int j, std::vector<float>& u, std::vector<float>& v) {
+        float* scratch = scratchRows(18 * (w + 1));
+        auto slot = [&](int k) { return scratch + static_cast<size_t>(k) * (w + 1); };
+        Faces below{slot(0), slot(1), slot(2), slot(3)}, above{slot(4), slot(5), slot(6), slot(7)},
+            x{slot(8), slot(9), slot(10), slot(11)};
+        float *uBelow = slot(12), *vBelow = slot(13), *uRow = slot(14), *vRow = slot(15), *uAbove = slot(16),
+              *vAbove = slot(17);
+        auto fillVelocities = [&](int j, float* u, float* v) {
             if (j < 0 || j >= ny) return;
             const size_t c = index(0, j);
-            velocityRow(&h[c], &hu[c], &hv[c], dry, u.data(), v.data(), nx);
+            velocityRow(&h[c], &hu[c], &hv[c], dry, u, v, nx);
         };
         // y-faces between rows j−1 (below) and j, in the +y normal frame (un = v, ut = u).
-        auto yFaces = [&](int j, const std::vector<float>& ub, const std::vector<float>& vb,
-                          const std::vector<float>& ua, const std::vector<float>& va, Faces& out) {
+        auto yFaces = [&](int j, const float* ub, const float* vb, const float* ua, const float* va, Faces& out) {
             if (j == 0 || j == ny) {
                 for (int i = 0; i < nx; ++i) {
                     const size_t ii = static_cast<size_t>(i);
@@ -666,8 +673,8 @@ void FloodSolver::stepHllc(double dtIn) {
                 return;
             }
             const size_t a = index(0, j - 1), b = index(0, j);
-            hllcFacesRow(&h[a], vb.data(), ub.data(), &z[a], &wall[a], &h[b], va.data(), ua.data(), &z[b], &wall[b],
-                         g, out.mass.data(), out.momL.data(), out.momR.data(), out.tang.data(), nx);
+            hllcFacesRow(&h[a], vb, ub, &z[a], &wall[a], &h[b], va, ua, &z[b], &wall[b], g, out.mass, out.momL,
+                         out.momR, out.tang, nx);
         };
         fillVelocities(j0 - 1, uBelow, vBelow);
         fillVelocities(j0, uRow, vRow);
@@ -691,12 +698,11 @@ void FloodSolver::stepHllc(double dtIn) {
             x.set(0, westEdge);
             x.set(w, eastEdge);
             if (nx > 1)
-                hllcFacesRow(&h[c], uRow.data(), vRow.data(), &z[c], &wall[c], &h[c + 1], uRow.data() + 1,
-                             vRow.data() + 1, &z[c + 1], &wall[c + 1], g, x.mass.data() + 1, x.momL.data() + 1,
-                             x.momR.data() + 1, x.tang.data() + 1, nx - 1);
-            hllcUpdateRow(&h[c], &hu[c], &hv[c], &wall[c], x.mass.data(), x.momL.data(), x.momR.data(),
-                          x.tang.data(), below.mass.data(), below.momR.data(), below.tang.data(), above.mass.data(),
-                          above.momL.data(), above.tang.data(), k, &hNew[c], &hComp[c], &huNew[c], &hvNew[c], nx);
+                hllcFacesRow(&h[c], uRow, vRow, &z[c], &wall[c], &h[c + 1], uRow + 1, vRow + 1, &z[c + 1],
+                             &wall[c + 1], g, x.mass + 1, x.momL + 1, x.momR + 1, x.tang + 1, nx - 1);
+            hllcUpdateRow(&h[c], &hu[c], &hv[c], &wall[c], x.mass, x.momL, x.momR, x.tang, below.mass, below.momR,
+                          below.tang, above.mass, above.momL, above.tang, k, &hNew[c], &hComp[c], &huNew[c],
+                          &hvNew[c], nx);
             double out = 0; // volume leaving through the domain edges in this row, per dt·dx
             if (opt.west.kind != BoundaryKind::Closed) out -= westEdge.mass;
             if (opt.east.kind != BoundaryKind::Closed) out += eastEdge.mass;
@@ -705,11 +711,11 @@ void FloodSolver::stepHllc(double dtIn) {
             if (j == ny - 1 && opt.north.kind != BoundaryKind::Closed)
                 for (size_t i = 0; i < w; ++i) out += above.mass[i];
             rowSum[static_cast<size_t>(j)] = out;
-            below.swap(above);
-            uBelow.swap(uRow);
-            vBelow.swap(vRow);
-            uRow.swap(uAbove);
-            vRow.swap(vAbove);
+            std::swap(below, above);
+            std::swap(uBelow, uRow);
+            std::swap(vBelow, vRow);
+            std::swap(uRow, uAbove);
+            std::swap(vRow, vAbove);
         }
     });
     double outflow = 0;
@@ -894,14 +900,14 @@ void FloodSolver::stepInertial(double dtIn) {
     };
     // Momentum: x-faces row by row (each row keeps a copy of its last faces for the weighting).
     forRows(ny, [&](int j0, int j1) {
-        std::vector<float> old(w + 1);
+        float* old = scratchRows(w + 1);
         for (int j = j0; j < j1; ++j) {
             float* row = qx.data() + static_cast<size_t>(j) * (w + 1);
-            std::copy(row, row + w + 1, old.begin());
+            std::copy(row, row + w + 1, old);
             const size_t c = index(0, j);
             row[0] = boundaryFlux(old[0], c, -1, opt.west);
             row[w] = boundaryFlux(old[w], c + w - 1, +1, opt.east);
-            inertialRowX(k, &h[c], &z[c], &n[c], &wall[c], old.data(), row, nx);
+            inertialRowX(k, &h[c], &z[c], &n[c], &wall[c], old, row, nx);
         }
     });
     // y-faces: face row j lies between cell rows j−1 and j.
@@ -975,18 +981,18 @@ void FloodSolver::applySources(double dt) {
     // Rain and losses per row, summed in row order afterwards (deterministic).
     const float* scale = rainScale.empty() ? nullptr : rainScale.data();
     forRows(spec.ny, [&](int j0, int j1) {
-        std::vector<float> amounts(static_cast<size_t>(nx));
+        float* amounts = scratchRows(static_cast<size_t>(nx));
         for (int j = j0; j < j1; ++j) {
             const size_t row = index(0, j);
             double rained = 0, lost = 0;
             if (rainDepth > 0) {
                 rainRow(&wall[row], scale ? scale + row : ones.data(), field ? field + row : ones.data(), rainDepth,
-                        &h[row], &hComp[row], amounts.data(), nx);
-                rained = sumRow(amounts.data(), nx);
+                        &h[row], &hComp[row], amounts, nx);
+                rained = sumRow(amounts, nx);
             }
             if (anyPositive(&loss[row], nx)) { // most rows of most runs have no loss rate
-                lossRow(&wall[row], &loss[row], dt, &h[row], &hComp[row], amounts.data(), nx);
-                lost = sumRow(amounts.data(), nx);
+                lossRow(&wall[row], &loss[row], dt, &h[row], &hComp[row], amounts, nx);
+                lost = sumRow(amounts, nx);
             }
             if (!gaKs.empty() || !scsS.empty())
                 for (size_t c = row; c < row + static_cast<size_t>(nx); ++c) {
