@@ -46,3 +46,34 @@ vec3 applyFog(vec3 color, vec3 worldPos) {
     float f = 1.0 - exp(-d * F.cameraPos.w);
     return mix(color, F.skyHorizon.rgb, clamp(f, 0.0, 0.6));
 }
+
+// Sun and sky light on a surface of linear colour `base` with unit normal n; sunVisibility is
+// the shadow map's answer (1 without shadows).
+vec3 shade(vec3 base, vec3 n, float sunVisibility) {
+    float sun = max(dot(n, F.sunDir.xyz), 0.0) * F.sunDir.w * sunVisibility;
+    float sky = 0.55 + 0.45 * n.z; // hemisphere: walls get less sky than roofs
+    vec3 ambient = mix(F.skyZenith.rgb, vec3(1.0), 0.6) * F.sunColor.w * sky;
+    return base * (F.sunColor.rgb * sun * 0.9 + ambient);
+}
+
+// Terrain: the land-use colour a little lighter with height, rock grey on steep slopes.
+vec3 terrainColor(vec3 landUse, vec3 n, float z) {
+    float h = clamp((z - F.terrainRange.x) / max(F.terrainRange.y - F.terrainRange.x, 1.0), 0.0, 1.0);
+    vec3 base = landUse * mix(0.85, 1.12, h);
+    float steep = smoothstep(0.55, 0.85, 1.0 - n.z);
+    return mix(base, vec3(0.28, 0.27, 0.25), steep);
+}
+
+// Hillshade from the north-west (cartographic convention) so relief reads at noon too.
+vec3 hillshade(vec3 lit, vec3 n) {
+    if (F.terrainRange.z < 0.5) return lit;
+    float hs = max(dot(n, normalize(vec3(-0.5, 0.5, 0.7))), 0.0);
+    return lit * mix(0.75, 1.15, hs);
+}
+
+// The selected building or road edge in orange.
+vec3 highlightSelection(vec3 lit, uint layer, uint objectId) {
+    if (layer != 0u && F.selection.z != 0u && F.selection.x == layer && F.selection.y == objectId)
+        return mix(lit, vec3(1.0, 0.45, 0.05), 0.55);
+    return lit;
+}

@@ -297,6 +297,10 @@ TEST(CityMeshBuildings, BoxOnFlatTerrain) {
         }
     }
     EXPECT_NEAR(wallArea, 60 * 12.5, 1e-3); // perimeter × (height + 0.5 m below ground)
+    size_t vertices = 0;
+    for (const MeshChunk& c : mesh.chunks)
+        if (c.layer == MeshLayer::Buildings) vertices += c.vertices.size();
+    EXPECT_EQ(vertices, 8u); // faces share their corners
     EXPECT_NEAR(roofArea, 200, 1e-3);
     // Colours: walls and roof as documented, the roof darker.
     for (const MeshChunk& c : mesh.chunks) {

@@ -261,6 +261,35 @@ TEST_F(MusterstadtRender, TheSameSceneRendersToIdenticalPixels) {
     EXPECT_GT(shadowed, 0.01);
 }
 
+// Lighting per vertex (buildings, roads, terrain drawn a few pixels per triangle) against the
+// reference, lighting per pixel: the same picture up to rounding, from afar and close up (where
+// the terrain near the camera stays lit per pixel).
+TEST_F(MusterstadtRender, VertexLightingLooksLikePixelLighting) {
+    for (const char* view : {"overview", "Rathaus"}) {
+        Camera cam = std::string(view) == "overview" ? ui::overviewCamera(*scene, double(width) / height)
+                                                     : *ui::namedCamera(*scene, view, double(width) / height);
+        RenderSettings vertex, pixel;
+        pixel.vertexLighting = false;
+        Picture a = target->render(cam, vertex), b = target->render(cam, pixel);
+        size_t n = size_t(a.width) * a.height, over2 = 0, over8 = 0;
+        double sum = 0;
+        for (size_t i = 0; i < n; ++i) {
+            int d = 0;
+            for (int k = 0; k < 3; ++k) d = std::max(d, std::abs(int(a.rgba[i * 4 + k]) - int(b.rgba[i * 4 + k])));
+            sum += d;
+            over2 += d > 2;
+            over8 += d > 8;
+        }
+        double mean = sum / double(n);
+        reportFigure("render", std::string(view) + "_vertex_lighting_mean_abs_difference", mean);
+        reportFigure("render", std::string(view) + "_vertex_lighting_pixels_over_2_levels", double(over2));
+        EXPECT_GT(differingShare(a, b), 0.0) << view; // the two paths did run
+        EXPECT_LT(mean, 0.1) << view;
+        EXPECT_LT(double(over2) / double(n), 0.001) << view;
+        EXPECT_EQ(over8, 0u) << view; // no difference one could see
+    }
+}
+
 TEST_F(MusterstadtRender, CullingAndLevelOfDetailCutTheWork) {
     Camera overview = ui::overviewCamera(*scene, double(width) / height);
     RenderSettings s;

@@ -1048,44 +1048,45 @@ std::vector<MeshChunk> buildTerrain(const CityModel& city, const ChunkGrid& grid
 
 // --- Buildings -------------------------------------------------------------------------------
 
-// Wall quads along one ring, each with its own four vertices (flat shading). `material` is the
-// side the building is on: left of the edges after orienting (outer ring counter-clockwise,
-// holes clockwise), so the normal (right-hand side) points out of the material.
-void addWalls(MeshChunk& chunk, std::span<const Vec2> ring, bool outer, double bottom, double top,
-              uint32_t color, uint32_t objectId) {
-    const size_t n = ring.size();
-    if (n < 2 || !(top > bottom)) return;
-    const bool reverse = (signedArea(ring) > 0) != outer;
-    for (size_t k = 0; k < n; ++k) {
-        Vec2 p0 = ring[k], p1 = ring[(k + 1) % n];
-        if (reverse) std::swap(p0, p1);
-        const Vec2 d = p1 - p0;
-        const double len = d.norm();
-        if (!(len > 1e-9)) continue;
-        const Vec3 normal(d.y() / len, -d.x() / len, 0);
-        const auto b = static_cast<uint32_t>(chunk.vertices.size());
-        chunk.vertices.push_back(vertex(p0.x(), p0.y(), bottom, normal, color, objectId));
-        chunk.vertices.push_back(vertex(p1.x(), p1.y(), bottom, normal, color, objectId));
-        chunk.vertices.push_back(vertex(p1.x(), p1.y(), top, normal, color, objectId));
-        chunk.vertices.push_back(vertex(p0.x(), p0.y(), top, normal, color, objectId));
-        // Seen from outside p0 is on the left: counter-clockwise bottom-left, bottom-right, top.
-        chunk.indices.insert(chunk.indices.end(), {b, b + 1, b + 2, b, b + 2, b + 3});
-    }
-}
-
-void addFlatRoof(MeshChunk& chunk, const PolygonSet& footprints, size_t part, double z, uint32_t color,
-                 uint32_t objectId) {
+// A footprint part extruded from `bottom` to `top`: walls along every ring and, if asked, a flat
+// roof at `top`. Faces share their corners: one vertex per ring point at the bottom, carrying
+// the normal and colour of the wall that starts there, and one at the top, carrying the roof's.
+// Every triangle starts with a vertex of its own face (the provoking vertex of flat shading),
+// so a box is 8 vertices, not 20. Walls face out of the material: left of the edges after
+// orienting (outer ring counter-clockwise, holes clockwise), the normal on the right.
+void addPrism(MeshChunk& chunk, const PolygonSet& footprints, size_t part, double bottom, double top, bool roof,
+              uint32_t wallColor, uint32_t roofColor, uint32_t objectId) {
     std::vector<std::span<const Vec2>> rings;
     for (size_t k = 0; k < footprints.ringCount(part); ++k)
         rings.push_back(footprints.ring(part, k));
-    const std::vector<uint32_t> tri = triangulatePolygon(rings);
-    if (tri.empty()) return;
-    const auto base = static_cast<uint32_t>(chunk.vertices.size());
-    for (const auto& ring : rings)
-        for (const Vec2& p : ring)
-            chunk.vertices.push_back(vertex(p.x(), p.y(), z, Vec3::UnitZ(), color, objectId));
-    for (uint32_t i : tri)
-        chunk.indices.push_back(base + i);
+    const bool walls = top > bottom;
+    std::vector<uint32_t> topVertex; // per ring point, in the rings' own order
+    for (size_t r = 0; r < rings.size(); ++r) {
+        const std::span<const Vec2> ring = rings[r];
+        const size_t n = ring.size();
+        const bool reverse = (signedArea(ring) > 0) != (r == 0);
+        auto point = [&](size_t k) { return ring[reverse ? n - 1 - k % n : k % n]; }; // oriented
+        const auto base = static_cast<uint32_t>(chunk.vertices.size());
+        for (size_t k = 0; k < n; ++k) { // bottom vertices: the normal of wall k (p_k to p_k+1)
+            const Vec2 p0 = point(k), d = point(k + 1) - p0;
+            const double len = d.norm();
+            const Vec3 normal = len > 1e-9 ? Vec3(d.y() / len, -d.x() / len, 0) : Vec3::UnitX(); // no wall: unused
+            chunk.vertices.push_back(vertex(p0.x(), p0.y(), bottom, normal, wallColor, objectId));
+        }
+        for (size_t k = 0; k < n; ++k)
+            chunk.vertices.push_back(vertex(point(k).x(), point(k).y(), top, Vec3::UnitZ(), roofColor, objectId));
+        for (size_t k = 0; walls && n >= 2 && k < n; ++k) {
+            if (!((point(k + 1) - point(k)).norm() > 1e-9)) continue;
+            const uint32_t b0 = base + uint32_t(k), b1 = base + uint32_t((k + 1) % n), t0 = b0 + uint32_t(n), t1 = b1 + uint32_t(n);
+            // Seen from outside p_k is bottom left: counter-clockwise, both starting at b0.
+            chunk.indices.insert(chunk.indices.end(), {b0, b1, t1, b0, t1, t0});
+        }
+        for (size_t k = 0; k < n; ++k)
+            topVertex.push_back(base + uint32_t(n + (reverse ? n - 1 - k : k)));
+    }
+    if (!roof) return;
+    for (uint32_t i : triangulatePolygon(rings))
+        chunk.indices.push_back(topVertex[i]);
 }
 
 // A 3D roof ring as it is, facing up.
@@ -1110,21 +1111,15 @@ void addBuilding(MeshChunk& chunk, const CityModel& city, uint32_t i, const City
     const uint32_t wallColor = buildingWallColor(use), roofColor = buildingRoofColor(use);
     const bool lod2 = options.lod2Roofs && b.roofStart.size() > i + 1 && b.roofStart[i + 1] > b.roofStart[i];
     const BuildingLevels levels = buildingLevels(city, i, lod2);
-    const double ground = levels.groundM, height = levels.roofM - levels.groundM;
-    const double bottom = ground - wallBaseBelowGroundM, wallTop = levels.wallTopM;
+    const double bottom = levels.groundM - wallBaseBelowGroundM; // wallTopM = roofM without LoD2 roofs
     for (uint32_t part = b.partStart[i]; part < b.partStart[i + 1]; ++part)
-        for (size_t k = 0; k < b.footprints.ringCount(part); ++k)
-            addWalls(chunk, b.footprints.ring(part, k), k == 0, bottom, wallTop, wallColor, i);
-    if (lod2) {
+        addPrism(chunk, b.footprints, part, bottom, levels.wallTopM, !lod2, wallColor, roofColor, i);
+    if (lod2)
         for (uint32_t r = b.roofStart[i]; r < b.roofStart[i + 1]; ++r)
             addRoofSurface(chunk,
                            std::span<const Vec3>(b.roofPoints.data() + b.roofRingStart[r],
                                                  b.roofRingStart[r + 1] - b.roofRingStart[r]),
                            roofColor, i);
-    } else {
-        for (uint32_t part = b.partStart[i]; part < b.partStart[i + 1]; ++part)
-            addFlatRoof(chunk, b.footprints, part, ground + height, roofColor, i);
-    }
 }
 
 // --- Roads -----------------------------------------------------------------------------------

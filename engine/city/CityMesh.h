@@ -15,7 +15,7 @@ enum class MeshLayer : uint8_t { Terrain, Buildings, Roads };
 constexpr int meshLayerCount = 3;
 const char* toString(MeshLayer layer);
 
-// 32 bytes; the layout the shaders read (shaders/city.vert).
+// 32 bytes; the layout the shaders read (shaders/city_vertex.glsl).
 struct MeshVertex {
     float x, y, z;     // local frame, metres
     float nx, ny, nz;  // unit normal
@@ -36,7 +36,10 @@ struct MeshChunk {
     int chunkX = 0, chunkY = 0;         // grid cell of chunkSizeM squares from CityMesh::origin
     std::array<float, 3> boundsMin{}, boundsMax{};
     std::vector<MeshVertex> vertices;
-    std::vector<uint32_t> indices;      // triangle list, counter-clockwise seen from outside
+    // Triangle list, counter-clockwise seen from outside. Buildings: a triangle's first vertex
+    // carries its face's normal and colour (the provoking vertex of flat shading); the other two
+    // are corners shared with neighbouring faces and may carry theirs. Terrain and roads: smooth.
+    std::vector<uint32_t> indices;
     // Levels of detail, finest first. Terrain chunks have several (coarser grids, each with a
     // skirt so neighbours at other levels leave no cracks); other layers have exactly one.
     std::vector<IndexRange> lods;

@@ -20,6 +20,24 @@ const uint32_t cityVert[] =
 const uint32_t cityFrag[] =
 #include "city.frag.spv.inc"
     ;
+const uint32_t cityLitVert[] =
+#include "city_lit.vert.spv.inc"
+    ;
+const uint32_t cityLitFrag[] =
+#include "city_lit.frag.spv.inc"
+    ;
+const uint32_t buildingVert[] =
+#include "building.vert.spv.inc"
+    ;
+const uint32_t buildingFrag[] =
+#include "building.frag.spv.inc"
+    ;
+const uint32_t buildingLitVert[] =
+#include "building_lit.vert.spv.inc"
+    ;
+const uint32_t buildingLitFrag[] =
+#include "building_lit.frag.spv.inc"
+    ;
 const uint32_t skyVert[] =
 #include "sky.vert.spv.inc"
     ;
@@ -122,6 +140,9 @@ struct Renderer::Impl {
     Buffer hudVertices[framesInFlight];
     // [layer][shadows][grid][water]: specialised fragment shaders; water only for the terrain.
     VkPipeline city[meshLayerCount][2][2][2]{};
+    // The city lit per vertex (city_lit.glsl), without shadows: buildings, roads without a grid,
+    // terrain chunks without water or grid whose triangles are a few pixels wide.
+    VkPipeline cityLit[meshLayerCount]{};
     VkPipeline sky = VK_NULL_HANDLE, shadow = VK_NULL_HANDLE, agents = VK_NULL_HANDLE,
                markers = VK_NULL_HANDLE, hud = VK_NULL_HANDLE;
     VkRenderPass shadowPass = VK_NULL_HANDLE;
@@ -367,12 +388,12 @@ Renderer::Renderer(VulkanContext& ctx, VkFormat colorFormat, VkImageLayout final
     };
     auto makePipeline = [&](Stage vs, std::optional<Stage> fs, bool cityVertices, bool hudVertices, bool depthTest, bool depthWrite,
                             VkCullModeFlags cull, bool blend, VkRenderPass pass, bool depthBias,
-                            const VkSpecializationInfo* fragmentConstants = nullptr) {
+                            const VkSpecializationInfo* constants = nullptr) { // for both stages
         VkShaderModule vm = makeModule(d, vs.code, vs.bytes);
         VkShaderModule fm = fs ? makeModule(d, fs->code, fs->bytes) : VK_NULL_HANDLE;
         VkPipelineShaderStageCreateInfo stages[2]{};
-        stages[0] = {VK_STRUCTURE_TYPE_PIPELINE_SHADER_STAGE_CREATE_INFO, nullptr, 0, VK_SHADER_STAGE_VERTEX_BIT, vm, "main", nullptr};
-        stages[1] = {VK_STRUCTURE_TYPE_PIPELINE_SHADER_STAGE_CREATE_INFO, nullptr, 0, VK_SHADER_STAGE_FRAGMENT_BIT, fm, "main", fragmentConstants};
+        stages[0] = {VK_STRUCTURE_TYPE_PIPELINE_SHADER_STAGE_CREATE_INFO, nullptr, 0, VK_SHADER_STAGE_VERTEX_BIT, vm, "main", constants};
+        stages[1] = {VK_STRUCTURE_TYPE_PIPELINE_SHADER_STAGE_CREATE_INFO, nullptr, 0, VK_SHADER_STAGE_FRAGMENT_BIT, fm, "main", constants};
         VkVertexInputBindingDescription binding{0, sizeof(MeshVertex), VK_VERTEX_INPUT_RATE_VERTEX};
         VkVertexInputAttributeDescription attrs[4] = {{0, 0, VK_FORMAT_R32G32B32_SFLOAT, 0},
                                                       {1, 0, VK_FORMAT_R32G32B32_SFLOAT, 12},
@@ -456,12 +477,21 @@ Renderer::Renderer(VulkanContext& ctx, VkFormat colorFormat, VkImageLayout final
         for (uint32_t shadows = 0; shadows < 2; ++shadows)
             for (uint32_t grid = 0; grid < 2; ++grid)
                 for (uint32_t water = 0; water < (layer == 0 ? 2u : 1u); ++water) {
-                    const uint32_t values[4] = {layer, shadows, grid, water}; // constant_id 0..3 in city.frag
+                    const uint32_t values[4] = {layer, shadows, grid, water}; // constant_id 0..3 in city_pixel.glsl
                     const VkSpecializationMapEntry entries[4] = {{0, 0, 4}, {1, 4, 4}, {2, 8, 4}, {3, 12, 4}};
                     const VkSpecializationInfo spec{4, entries, sizeof values, values};
-                    I.city[layer][shadows][grid][water] = makePipeline(STAGE(cityVert), STAGE(cityFrag), true, false, true, true,
-                                                                       VK_CULL_MODE_BACK_BIT, false, mainPass_, false, &spec);
+                    const bool flat = layer == uint32_t(MeshLayer::Buildings);
+                    I.city[layer][shadows][grid][water] =
+                        makePipeline(flat ? STAGE(buildingVert) : STAGE(cityVert), flat ? STAGE(buildingFrag) : STAGE(cityFrag), true,
+                                     false, true, true, VK_CULL_MODE_BACK_BIT, false, mainPass_, false, &spec);
                 }
+    for (uint32_t layer = 0; layer < meshLayerCount; ++layer) {
+        const VkSpecializationMapEntry entry{0, 0, 4}; // constant_id 0 = LAYER in city_lit.glsl
+        const VkSpecializationInfo spec{1, &entry, sizeof layer, &layer};
+        const bool flat = layer == uint32_t(MeshLayer::Buildings);
+        I.cityLit[layer] = makePipeline(flat ? STAGE(buildingLitVert) : STAGE(cityLitVert), flat ? STAGE(buildingLitFrag) : STAGE(cityLitFrag),
+                                        true, false, true, true, VK_CULL_MODE_BACK_BIT, false, mainPass_, false, &spec);
+    }
     I.agents = makePipeline(STAGE(agentVert), STAGE(agentFrag), false, false, true, true, VK_CULL_MODE_BACK_BIT, false, mainPass_, false);
     I.markers = makePipeline(STAGE(markerVert), STAGE(markerFrag), false, false, false, false, VK_CULL_MODE_NONE, false, mainPass_, false);
     I.hud = makePipeline(STAGE(hudVert), STAGE(hudFrag), false, true, false, false, VK_CULL_MODE_NONE, true, mainPass_, false);
@@ -497,6 +527,7 @@ Renderer::~Renderer() {
         for (auto& byGrid : byShadow)
             for (auto& byWater : byGrid)
                 for (VkPipeline p : byWater) vkDestroyPipeline(d, p, nullptr); // null where not made
+    for (VkPipeline p : I.cityLit) vkDestroyPipeline(d, p, nullptr);
     vkDestroyPipelineLayout(d, I.layout, nullptr);
     vkDestroyDescriptorPool(d, I.pool, nullptr);
     vkDestroyDescriptorSetLayout(d, I.setLayout, nullptr);
@@ -829,8 +860,9 @@ FrameStats Renderer::record(VkCommandBuffer cmd, int frame, VkFramebuffer frameb
                     (L == MeshLayer::Roads && !settings.show.roads))
                     continue;
                 VkPipeline (&variants)[2] = I.city[layer][settings.shadows ? 1 : 0][grid[side] ? 1 : 0];
-                bool boundWater = false;
-                bindCommon(variants[0], side);
+                bool vertexLit = settings.vertexLighting && !settings.shadows && (L == MeshLayer::Buildings || !grid[side]);
+                VkPipeline bound = L == MeshLayer::Terrain || !vertexLit ? variants[0] : I.cityLit[layer];
+                bindCommon(bound, side);
                 vkCmdBindVertexBuffers(cmd, 0, 1, &I.vertices.buffer, &offset);
                 vkCmdBindIndexBuffer(cmd, I.indices.buffer, 0, VK_INDEX_TYPE_UINT32);
                 PushConstants pc{uint32_t(layer), L == MeshLayer::Roads ? I.buildingObjects : 0u,
@@ -844,6 +876,7 @@ FrameStats Renderer::record(VkCommandBuffer cmd, int frame, VkFramebuffer frameb
                         continue;
                     }
                     IndexRange range = c.lods[0];
+                    bool fineEnough = false; // terrain triangle edges within the pixel budget
                     if (L == MeshLayer::Terrain && c.lods.size() > 1) {
                         Vec3 nearest(std::clamp(camera.eye.x(), double(c.min[0]), double(c.max[0])),
                                      std::clamp(camera.eye.y(), double(c.min[1]), double(c.max[1])),
@@ -853,10 +886,11 @@ FrameStats Renderer::record(VkCommandBuffer cmd, int frame, VkFramebuffer frameb
                         int lod = 0;
                         while (lod + 1 < int(c.lods.size()) && c.spacing * double(1 << (lod + 1)) <= allowed) ++lod;
                         range = c.lods[size_t(lod)];
+                        fineEnough = c.spacing * double(1 << lod) <= allowed;
                     }
-                    if (L == MeshLayer::Terrain && c.water != boundWater) { // only the pipeline changes
-                        boundWater = c.water;
-                        vkCmdBindPipeline(cmd, VK_PIPELINE_BIND_POINT_GRAPHICS, variants[boundWater ? 1 : 0]);
+                    if (L == MeshLayer::Terrain) { // only the pipeline changes between terrain chunks
+                        VkPipeline p = c.water ? variants[1] : vertexLit && fineEnough ? I.cityLit[layer] : variants[0];
+                        if (p != bound) vkCmdBindPipeline(cmd, VK_PIPELINE_BIND_POINT_GRAPHICS, bound = p);
                     }
                     stats.chunksDrawn++;
                     vkCmdDrawIndexed(cmd, range.count, 1, c.indexBase + range.first, c.vertexOffset, 0);

@@ -46,6 +46,9 @@ struct RenderSettings {
     // the rest with the Right ones (same camera, sun and shadows); sky, agents, markers and
     // HUD cover the whole frame. No divider is drawn.
     std::optional<float> splitAtPx;
+    // Without shadows, light buildings, roads and terrain drawn a few pixels per triangle per
+    // vertex instead of per pixel (the same picture up to rounding; off: the reference).
+    bool vertexLighting = true;
 };
 
 struct FrameStats {

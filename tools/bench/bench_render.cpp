@@ -8,6 +8,7 @@
 #include "render/Offscreen.h"
 #include "ui/CityScene.h"
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
@@ -15,6 +16,7 @@
 #include <random>
 #include <string>
 #include <sys/resource.h>
+#include <vector>
 
 using namespace ct;
 using namespace ct::render;
@@ -41,6 +43,25 @@ Timing timeFrames(OffscreenTarget& target, const Camera& cam, const RenderSettin
     for (int i = 0; i < frames; ++i) t.stats = target.draw(cam, s);
     t.ms = msSince(t0) / frames;
     return t;
+}
+
+// The same view with several settings, frame by frame in turn, so that the machine's drift over
+// the run weighs on each alike; the median frame of each.
+std::vector<Timing> timeInterleaved(OffscreenTarget& target, const Camera& cam, const std::vector<RenderSettings>& variants, int frames) {
+    std::vector<Timing> out(variants.size());
+    std::vector<std::vector<double>> ms(variants.size());
+    for (const auto& s : variants) target.draw(cam, s); // warm-up
+    for (int i = 0; i < frames; ++i)
+        for (size_t v = 0; v < variants.size(); ++v) {
+            auto t0 = Clock::now();
+            out[v].stats = target.draw(cam, variants[v]);
+            ms[v].push_back(msSince(t0));
+        }
+    for (size_t v = 0; v < variants.size(); ++v) {
+        std::sort(ms[v].begin(), ms[v].end());
+        out[v].ms = ms[v][ms[v].size() / 2];
+    }
+    return out;
 }
 
 void report(const char* what, const Timing& t) {
@@ -97,6 +118,14 @@ int main(int argc, char** argv) {
         std::printf("  generate %.0f ms; load to first frame %.0f ms (mesh %.0f ms, upload %.0f ms, first frame %.0f ms)\n", genMs,
                     firstFrameMs, meshMs, uploadMs, firstFrameMs - meshMs - uploadMs);
         report("overview (whole city in view)", timeFrames(target, overview, s, frames));
+        {   // Lighting per vertex against per pixel, frame by frame in turn.
+            RenderSettings perPixel = s;
+            perPixel.vertexLighting = false;
+            auto t = timeInterleaved(target, overview, {s, perPixel}, frames);
+            report("  median frame, in turn: as drawn", t[0]);
+            report("  lit per pixel (the reference)", t[1]);
+            std::printf("  lighting per vertex: %.2fx the frame rate of lighting per pixel\n", t[1].ms / t[0].ms);
+        }
         RenderSettings sh = s;
         sh.shadows = true;
         report("overview with shadows", timeFrames(target, overview, sh, frames));
