@@ -290,6 +290,22 @@ TEST_F(MusterstadtRender, VertexLightingLooksLikePixelLighting) {
     }
 }
 
+// Shadows cast by the faces turned towards the sun only, against the reference cast by both
+// sides of every face: the same pictures, but for the odd pixel whose shadow-map texel lies
+// exactly on a silhouette edge. (Casting from the far faces instead changes 1.7 % of the pixels.)
+TEST_F(MusterstadtRender, ShadowsFromSunFacingFacesLookTheSame) {
+    for (const char* view : {"overview", "Rathaus"}) {
+        Camera cam = std::string(view) == "overview" ? ui::overviewCamera(*scene, double(width) / height)
+                                                     : *ui::namedCamera(*scene, view, double(width) / height);
+        RenderSettings sunFacing, bothSides;
+        sunFacing.shadows = bothSides.shadows = true;
+        bothSides.shadowFromSunFacingFaces = false;
+        double differ = differingShare(target->render(cam, sunFacing), target->render(cam, bothSides));
+        reportFigure("render", std::string(view) + "_shadow_sun_facing_differing_share", differ);
+        EXPECT_LT(differ, 1e-4) << view;
+    }
+}
+
 TEST_F(MusterstadtRender, CullingAndLevelOfDetailCutTheWork) {
     Camera overview = ui::overviewCamera(*scene, double(width) / height);
     RenderSettings s;

@@ -143,8 +143,9 @@ struct Renderer::Impl {
     // The city lit per vertex (city_lit.glsl), without shadows: buildings, roads without a grid,
     // terrain chunks without water or grid whose triangles are a few pixels wide.
     VkPipeline cityLit[meshLayerCount]{};
-    VkPipeline sky = VK_NULL_HANDLE, shadow = VK_NULL_HANDLE, agents = VK_NULL_HANDLE,
-               markers = VK_NULL_HANDLE, hud = VK_NULL_HANDLE;
+    VkPipeline sky = VK_NULL_HANDLE, agents = VK_NULL_HANDLE, markers = VK_NULL_HANDLE, hud = VK_NULL_HANDLE;
+    // Shadow casters: only the faces turned towards the sun, or both sides (the reference).
+    VkPipeline shadowSunFacing = VK_NULL_HANDLE, shadowBothSides = VK_NULL_HANDLE;
     VkRenderPass shadowPass = VK_NULL_HANDLE;
     Image shadowMap;
     VkFramebuffer shadowFramebuffer = VK_NULL_HANDLE;
@@ -495,7 +496,12 @@ Renderer::Renderer(VulkanContext& ctx, VkFormat colorFormat, VkImageLayout final
     I.agents = makePipeline(STAGE(agentVert), STAGE(agentFrag), false, false, true, true, VK_CULL_MODE_BACK_BIT, false, mainPass_, false);
     I.markers = makePipeline(STAGE(markerVert), STAGE(markerFrag), false, false, false, false, VK_CULL_MODE_NONE, false, mainPass_, false);
     I.hud = makePipeline(STAGE(hudVert), STAGE(hudFrag), false, true, false, false, VK_CULL_MODE_NONE, true, mainPass_, false);
-    I.shadow = makePipeline(STAGE(shadowVert), std::nullopt, true, false, true, true, VK_CULL_MODE_NONE, false, I.shadowPass, true);
+    // The light's projection keeps y up where the camera's flips it for Vulkan, so seen from the
+    // sun the winding is mirrored: FRONT in Vulkan's terms are the faces turned away from it.
+    I.shadowSunFacing = makePipeline(STAGE(shadowVert), std::nullopt, true, false, true, true, VK_CULL_MODE_FRONT_BIT, false,
+                                     I.shadowPass, true);
+    I.shadowBothSides = makePipeline(STAGE(shadowVert), std::nullopt, true, false, true, true, VK_CULL_MODE_NONE, false,
+                                     I.shadowPass, true);
 #undef STAGE
 
     // The font atlas, once.
@@ -522,7 +528,7 @@ Renderer::~Renderer() {
     Impl& I = *impl_;
     VkDevice d = I.dev;
     vkDeviceWaitIdle(d);
-    for (VkPipeline p : {I.sky, I.shadow, I.agents, I.markers, I.hud}) vkDestroyPipeline(d, p, nullptr);
+    for (VkPipeline p : {I.sky, I.shadowSunFacing, I.shadowBothSides, I.agents, I.markers, I.hud}) vkDestroyPipeline(d, p, nullptr);
     for (auto& byShadow : I.city)
         for (auto& byGrid : byShadow)
             for (auto& byWater : byGrid)
@@ -794,7 +800,7 @@ FrameStats Renderer::record(VkCommandBuffer cmd, int frame, VkFramebuffer frameb
     if (settings.shadows && haveCity) {
         beginShadowPass(I, cmd);
         setViewport({shadowSize, shadowSize});
-        bindCommon(I.shadow);
+        bindCommon(settings.shadowFromSunFacingFaces ? I.shadowSunFacing : I.shadowBothSides);
         VkDeviceSize offset = 0;
         vkCmdBindVertexBuffers(cmd, 0, 1, &I.vertices.buffer, &offset);
         vkCmdBindIndexBuffer(cmd, I.indices.buffer, 0, VK_INDEX_TYPE_UINT32);

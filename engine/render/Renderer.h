@@ -49,6 +49,10 @@ struct RenderSettings {
     // Without shadows, light buildings, roads and terrain drawn a few pixels per triangle per
     // vertex instead of per pixel (the same picture up to rounding; off: the reference).
     bool vertexLighting = true;
+    // The shadow map from the casters' faces turned towards the sun only: the faces turned away
+    // lie behind them as the sun sees it, so the map is the same but for texels exactly on a
+    // silhouette edge (off: both sides, the reference).
+    bool shadowFromSunFacingFaces = true;
 };
 
 struct FrameStats {
