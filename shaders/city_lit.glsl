@@ -7,12 +7,6 @@
 // Included by city_lit.* (smooth) and building_lit.* (FLAT_FACES) with the stage's STAGE_* macro.
 #include "frame.glsl"
 
-#ifdef FLAT_FACES
-#define FACE flat
-#else
-#define FACE
-#endif
-
 #ifdef STAGE_VERTEX
 #include "city_vertex.glsl"
 

@@ -4,12 +4,6 @@
 // and colour of its first vertex, see CityMesh.h) with the stage's STAGE_* macro.
 #include "frame.glsl"
 
-#ifdef FLAT_FACES
-#define FACE flat
-#else
-#define FACE
-#endif
-
 #ifdef STAGE_VERTEX
 #include "city_vertex.glsl"
 

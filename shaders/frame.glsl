@@ -1,3 +1,11 @@
+// Interpolation of a face's normal and colour: flat (from the triangle's first vertex, see
+// CityMesh.h) in the building shaders, which define FLAT_FACES; smooth elsewhere.
+#ifdef FLAT_FACES
+#define FACE flat
+#else
+#define FACE
+#endif
+
 // Per-frame data shared by every city shader (std140; mirrors FrameUniforms in Renderer.cpp).
 layout(set = 0, binding = 0) uniform Frame {
     mat4 viewProj;

@@ -70,6 +70,15 @@ void report(const char* what, const Timing& t) {
                 t.stats.chunksCulled);
 }
 
+// A work saver against its reference (the same settings with it off), frame by frame in turn.
+void reportSaver(OffscreenTarget& target, const Camera& cam, const RenderSettings& on, const RenderSettings& reference,
+                 const char* referenceName, const char* saverName, int frames) {
+    auto t = timeInterleaved(target, cam, {on, reference}, frames);
+    report("  median frame, in turn: as drawn", t[0]);
+    report(referenceName, t[1]);
+    std::printf("  %s: %.2fx the frame rate of the reference\n", saverName, t[1].ms / t[0].ms);
+}
+
 } // namespace
 
 int main(int argc, char** argv) {
@@ -118,25 +127,15 @@ int main(int argc, char** argv) {
         std::printf("  generate %.0f ms; load to first frame %.0f ms (mesh %.0f ms, upload %.0f ms, first frame %.0f ms)\n", genMs,
                     firstFrameMs, meshMs, uploadMs, firstFrameMs - meshMs - uploadMs);
         report("overview (whole city in view)", timeFrames(target, overview, s, frames));
-        {   // Lighting per vertex against per pixel, frame by frame in turn.
-            RenderSettings perPixel = s;
-            perPixel.vertexLighting = false;
-            auto t = timeInterleaved(target, overview, {s, perPixel}, frames);
-            report("  median frame, in turn: as drawn", t[0]);
-            report("  lit per pixel (the reference)", t[1]);
-            std::printf("  lighting per vertex: %.2fx the frame rate of lighting per pixel\n", t[1].ms / t[0].ms);
-        }
+        RenderSettings perPixel = s;
+        perPixel.vertexLighting = false;
+        reportSaver(target, overview, s, perPixel, "  lit per pixel (the reference)", "lighting per vertex", frames);
         RenderSettings sh = s;
         sh.shadows = true;
         report("overview with shadows", timeFrames(target, overview, sh, frames));
-        {   // Shadow casters' sun-facing faces only against both sides, frame by frame in turn.
-            RenderSettings bothSides = sh;
-            bothSides.shadowFromSunFacingFaces = false;
-            auto t = timeInterleaved(target, overview, {sh, bothSides}, frames);
-            report("  median frame, in turn: as drawn", t[0]);
-            report("  casters' both sides (the reference)", t[1]);
-            std::printf("  sun-facing casters only: %.2fx the frame rate of both sides\n", t[1].ms / t[0].ms);
-        }
+        RenderSettings bothSides = sh;
+        bothSides.shadowFromSunFacingFaces = false;
+        reportSaver(target, overview, sh, bothSides, "  casters' both sides (the reference)", "sun-facing casters only", frames);
         Camera street;
         float z = city.terrain.heightAt(Vec2(0, 0));
         street.eye = Vec3(3, 0, z + 40);
