@@ -313,6 +313,97 @@ TEST(CityMeshBuildings, BoxOnFlatTerrain) {
     EXPECT_NE(buildingRoofColor(BuildingUse::Residential), buildingWallColor(BuildingUse::Residential));
 }
 
+// The smallest enclosing rectangle against shapes whose answer is known in closed form.
+TEST(EnclosingRectangle, OfKnownShapes) {
+    auto sameCorners = [](const std::array<Vec2, 4>& got, const std::vector<Vec2>& want) {
+        for (const Vec2& w : want) {
+            double nearest = INFINITY;
+            for (const Vec2& g : got) nearest = std::min(nearest, (g - w).norm());
+            EXPECT_LT(nearest, 1e-9) << w.transpose();
+        }
+    };
+    // A rectangle turned by 30°: itself, nothing strays.
+    const double c = std::cos(M_PI / 6), s = std::sin(M_PI / 6);
+    std::vector<Vec2> turned;
+    for (const Vec2& p : rect(0, 0, 12, 5)) turned.emplace_back(c * p.x() - s * p.y() + 100, s * p.x() + c * p.y() - 40);
+    EnclosingRectangle r = enclosingRectangle(turned);
+    sameCorners(r.corners, turned);
+    EXPECT_LE(r.maxDistanceM, 0.25 + 1e-9);
+    // An L (12 × 10 with a 7 × 4 notch): its bounding box; the notch's outer corner lies
+    // min(7, 4) = 4 m from the L. The bound is at most 0.25 m above the truth.
+    const std::vector<Vec2> l = {{0, 0}, {12, 0}, {12, 6}, {5, 6}, {5, 10}, {0, 10}};
+    r = enclosingRectangle(l);
+    sameCorners(r.corners, rect(0, 0, 12, 10));
+    EXPECT_GE(r.maxDistanceM, 4.0);
+    EXPECT_LE(r.maxDistanceM, 4.25);
+    EXPECT_GT(signedArea(r.corners), 0); // counter-clockwise
+    // A regular 32-gon of apothem 10: a square of side 20 along any of its edges (all alike);
+    // its corners lie 10·(√2 − 1) from the polygon, where they face an edge's midpoint.
+    std::vector<Vec2> round;
+    const double radius = 10 / std::cos(M_PI / 32);
+    for (int k = 0; k < 32; ++k) round.emplace_back(radius * std::cos((k + 0.5) * M_PI / 16), radius * std::sin((k + 0.5) * M_PI / 16));
+    r = enclosingRectangle(round);
+    for (int k = 0; k < 4; ++k) EXPECT_NEAR((r.corners[(k + 1) % 4] - r.corners[k]).norm(), 20, 1e-9);
+    EXPECT_GE(r.maxDistanceM, 10 * (std::sqrt(2.0) - 1));
+    EXPECT_LE(r.maxDistanceM, 10 * (std::sqrt(2.0) - 1) + 0.25);
+    EXPECT_TRUE(std::isinf(enclosingRectangle(std::vector<Vec2>{{0, 0}, {1, 1}, {2, 2}}).maxDistanceM));
+}
+
+// The coarse level of a building chunk: an L becomes its bounding box; a rectangle, a courtyard
+// building and an L whose notch strays too far are the same at both levels; each level holds
+// every building once.
+TEST(CityMeshBuildings, CoarseLevelDrawsFootprintsAsTheirEnclosingRectangles) {
+    CityModel city = flatCity(50);
+    const std::vector<Vec2> l = {{0, 0}, {12, 0}, {12, 6}, {5, 6}, {5, 10}, {0, 10}};       // notch 4 m
+    const std::vector<Vec2> bigL = {{32, 0}, {48, 0}, {48, 8}, {40, 8}, {40, 30}, {32, 30}}; // 8 m
+    addBuilding(city, {l}, 9, 50);
+    addBuilding(city, {rect(15, 0, 25, 8)}, 9, 50);
+    addBuilding(city, {rect(0, 12, 30, 42), rect(10, 22, 20, 32)}, 9, 50);
+    addBuilding(city, {bigL}, 9, 50);
+    CityMeshOptions o;
+    o.buildingCoarseMaxErrorM = 6; // the big L strays 8 m
+    const CityMesh mesh = buildCityMesh(city, o);
+    const MeshChunk* chunk = nullptr;
+    for (const MeshChunk& c : mesh.chunks)
+        if (c.layer == MeshLayer::Buildings) chunk = &c;
+    ASSERT_NE(chunk, nullptr);
+    ASSERT_EQ(chunk->lods.size(), 2u);
+    EXPECT_GE(chunk->lods[1].errorM, 4.0f);
+    EXPECT_LE(chunk->lods[1].errorM, 4.25f);
+    // Per building, the corners (x, y) its triangles use at each level.
+    auto cornersAt = [&](size_t lod) {
+        std::vector<std::set<std::pair<double, double>>> out(4);
+        const IndexRange& r = chunk->lods[lod];
+        for (uint32_t i = r.first; i < r.first + r.count; ++i) {
+            const MeshVertex& v = chunk->vertices[chunk->indices[i]];
+            out.at(v.objectId).insert({v.x, v.y});
+        }
+        return out;
+    };
+    const auto fine = cornersAt(0), coarse = cornersAt(1);
+    auto asSet = [](const std::vector<Vec2>& ring) {
+        std::set<std::pair<double, double>> out;
+        for (const Vec2& p : ring) out.insert({p.x(), p.y()});
+        return out;
+    };
+    EXPECT_EQ(fine[0], asSet(l));
+    EXPECT_EQ(coarse[0], asSet(rect(0, 0, 12, 10)));
+    for (size_t b = 1; b < 4; ++b) EXPECT_EQ(fine[b], coarse[b]) << b;
+    EXPECT_EQ(coarse[3], asSet(bigL));
+    // The L's box: 8 vertices, 10 triangles (4 walls, a roof of 2); the L had 16.
+    const size_t lTriangles = 16, boxTriangles = 10;
+    EXPECT_EQ(chunk->lods[0].count - chunk->lods[1].count, 3 * (lTriangles - boxTriangles));
+    EXPECT_EQ(chunk->vertices.size(), size_t(12 + 8 + 8 + 16 + 12)); // L, box, rectangle, courtyard, big L
+    // Without a coarse level: one level, the fine one.
+    CityMeshOptions none = o;
+    none.buildingCoarseMaxErrorM = 0;
+    for (const MeshChunk& c : buildCityMesh(city, none).chunks)
+        if (c.layer == MeshLayer::Buildings) {
+            EXPECT_EQ(c.lods.size(), 1u);
+            EXPECT_EQ(c.lods[0].count, chunk->lods[0].count);
+        }
+}
+
 TEST(CityMeshBuildings, CourtyardWallsFaceTheCourtyard) {
     CityModel city = flatCity(50);
     const std::vector<Vec2> outer = rect(0, 0, 30, 30), hole = rect(10, 10, 20, 20);

@@ -8,6 +8,7 @@
 #include "render/Offscreen.h"
 #include "ui/CityScene.h"
 
+#include <algorithm>
 #include <chrono>
 #include <climits>
 #include <cstring>
@@ -15,6 +16,7 @@
 #include <cmath>
 #include <gdal_priv.h>
 #include <gtest/gtest.h>
+#include <random>
 
 using namespace ct;
 using namespace ct::test;
@@ -539,6 +541,96 @@ Ink inkIn(const Picture& p, uint32_t paper, uint32_t ink, int x0, int y0, int x1
     return k;
 }
 } // namespace hudtest
+
+// Pixels of `a` with no pixel within one pixel of them (the 3 × 3 around) in `b` that is at
+// most 8 levels apart in every channel: where `a` shows something `b` does not show nearby.
+size_t unmatchedWithinAPixel(const Picture& a, const Picture& b) {
+    size_t unmatched = 0;
+    for (int y = 0; y < a.height; ++y)
+        for (int x = 0; x < a.width; ++x) {
+            const uint8_t* p = &a.rgba[(size_t(y) * a.width + x) * 4];
+            bool matched = false;
+            for (int dy = -1; dy <= 1 && !matched; ++dy)
+                for (int dx = -1; dx <= 1 && !matched; ++dx) {
+                    const int qx = std::clamp(x + dx, 0, b.width - 1), qy = std::clamp(y + dy, 0, b.height - 1);
+                    const uint8_t* q = &b.rgba[(size_t(qy) * b.width + qx) * 4];
+                    matched = std::abs(p[0] - q[0]) <= 8 && std::abs(p[1] - q[1]) <= 8 && std::abs(p[2] - q[2]) <= 8;
+                }
+            unmatched += !matched;
+        }
+    return unmatched;
+}
+
+// Far buildings at their chunk's coarse level (here L-shapes drawn as their bounding boxes)
+// against the finest level: the renderer takes the coarse level where a footprint strays at most
+// a pixel from its rectangle, so each simplified building may change about a pixel — fewer
+// unmatched pixels (no colour alike within a pixel in the other picture) than buildings drawn
+// simplified. Near the camera, where the notches span several pixels, the coarse level forced
+// everywhere fails that bound.
+TEST(RenderBuildings, CoarseFarBuildingsChangeAtMostAPixelEach) {
+    CityModel city;
+    city.terrain = flatTerrain(800, 2, 10);
+    Buildings& b = city.buildings;
+    std::mt19937 rng(11);
+    std::uniform_real_distribution<double> u(0, 1);
+    for (int row = 0; row < 50; ++row)
+        for (int col = 0; col < 50; ++col) {
+            const double x = -550 + col * 22, y = -550 + row * 22, w = 10 + 6 * u(rng), d = 10 + 6 * u(rng);
+            const double nx = 2 + u(rng), ny = 2 + u(rng); // notch at the south-west corner, 2–3 m each way
+            b.footprints.add({{{x + nx, y}, {x + w, y}, {x + w, y + d}, {x, y + d}, {x, y + ny}, {x + nx, y + ny}}});
+            b.partStart.push_back(uint32_t(b.footprints.size()));
+            b.sourceId.push_back(std::to_string(b.sourceId.size()));
+            b.name.emplace_back();
+            b.heightM.push_back(float(6 + 3 * int(4 * u(rng))));
+            b.groundM.push_back(10);
+            b.levels.push_back(0);
+            b.use.push_back(BuildingUse::Residential);
+            b.yearBuilt.push_back(0);
+            b.heightSource.push_back(HeightSource::Attribute);
+        }
+    b.partStart.insert(b.partStart.begin(), 0);
+    CityMeshOptions mo;
+    mo.chunkSizeM = 128;
+    CityMesh mesh = buildCityMesh(city, mo);
+
+    VulkanContext ctx(validated());
+    Renderer renderer(ctx, OffscreenTarget::colorFormat, VK_IMAGE_LAYOUT_TRANSFER_SRC_OPTIMAL);
+    renderer.setCity(mesh, 51.7, 8.75);
+    const int w = 960, h = 540;
+    OffscreenTarget target(ctx, renderer, w, h);
+    RenderSettings coarse, fine, forced;
+    coarse.sun = fine.sun = forced.sun = SunPosition{200, 40};
+    fine.buildingCoarsePx = 0;
+    forced.buildingCoarsePx = 1e6;
+    // Pictures of a view at two settings: unmatched pixels both ways, and how many buildings
+    // the first drew simplified (an L of 16 triangles becomes a box of 10).
+    struct Comparison {
+        size_t unmatched, simplified;
+    };
+    auto compare = [&](const Camera& cam, const RenderSettings& s, const RenderSettings& reference, const char* name) {
+        FrameStats st, refSt;
+        const Picture a = target.render(cam, s, nullptr, &st), ref = target.render(cam, reference, nullptr, &refSt);
+        Comparison c{unmatchedWithinAPixel(a, ref) + unmatchedWithinAPixel(ref, a), size_t(refSt.triangles - st.triangles) / 6};
+        reportFigure("render", std::string(name) + "_buildings_simplified", double(c.simplified));
+        reportFigure("render", std::string(name) + "_unmatched_pixels", double(c.unmatched));
+        return c;
+    };
+    Camera far; // 1.6 to 3.3 km from the buildings: a pixel is 2.5 to 5 m there
+    far.eye = Vec3(0, -2400, 1200);
+    far.pitchDeg = -24;
+    const Comparison farView = compare(far, coarse, fine, "far");
+    EXPECT_GT(farView.simplified, 1000u); // most chunks drawn coarse
+    EXPECT_GT(farView.unmatched, 0u);     // with a difference one can find
+    EXPECT_LT(farView.unmatched, farView.simplified);
+
+    Camera near; // 300 m away: the notches span 4 to 7 pixels
+    near.eye = Vec3(0, -850, 150);
+    near.pitchDeg = -20;
+    EXPECT_EQ(compare(near, coarse, fine, "near").simplified, 0u); // near chunks stay fine
+    const Comparison nearForced = compare(near, forced, fine, "near_forced");
+    EXPECT_GT(nearForced.simplified, 0u);
+    EXPECT_GT(nearForced.unmatched, nearForced.simplified);
+}
 
 TEST(RenderHud, TextIsAntiAliasedWithUmlautsAndMeasuredWidths) {
     using hudtest::inkIn;

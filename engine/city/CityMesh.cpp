@@ -753,7 +753,8 @@ struct ChunkGrid {
     }
 };
 
-// Items sorted by chunk, then one task per chunk: deterministic output without locks.
+// Items sorted by chunk, then one task per chunk, given its items' ids: deterministic output
+// without locks. A chunk whose `build` sets no levels of detail gets one, all its indices.
 template <class BuildChunk>
 std::vector<MeshChunk> buildByChunk(std::vector<std::pair<std::pair<int, int>, uint32_t>>& items,
                                     BuildChunk&& build) {
@@ -770,10 +771,12 @@ std::vector<MeshChunk> buildByChunk(std::vector<std::pair<std::pair<int, int>, u
         MeshChunk& chunk = chunks[r];
         chunk.chunkX = items[runStart[r]].first.first;
         chunk.chunkY = items[runStart[r]].first.second;
+        std::vector<uint32_t> ids;
         for (size_t i = runStart[r]; i < runStart[r + 1]; ++i)
-            build(chunk, items[i].second);
+            ids.push_back(items[i].second);
+        build(chunk, std::span<const uint32_t>(ids));
         const auto n = static_cast<uint32_t>(chunk.indices.size());
-        chunk.lods = {IndexRange{0, n, n}};
+        if (chunk.lods.empty()) chunk.lods = {IndexRange{0, n, n}};
         computeBounds(chunk);
     });
     std::erase_if(chunks, [](const MeshChunk& c) { return c.indices.empty(); });
@@ -1048,17 +1051,91 @@ std::vector<MeshChunk> buildTerrain(const CityModel& city, const ChunkGrid& grid
 
 // --- Buildings -------------------------------------------------------------------------------
 
+} // namespace
+
+EnclosingRectangle enclosingRectangle(std::span<const Vec2> ring) {
+    EnclosingRectangle out;
+    // Convex hull (monotone chain), counter-clockwise.
+    std::vector<Vec2> pts(ring.begin(), ring.end());
+    std::sort(pts.begin(), pts.end(), [](const Vec2& a, const Vec2& b) { return a.x() < b.x() || (a.x() == b.x() && a.y() < b.y()); });
+    pts.erase(std::unique(pts.begin(), pts.end()), pts.end());
+    auto cross = [](const Vec2& o, const Vec2& a, const Vec2& b) { return (a - o).x() * (b - o).y() - (a - o).y() * (b - o).x(); };
+    std::vector<Vec2> hull;
+    for (int pass = 0; pass < 2; ++pass) {
+        const size_t start = hull.size();
+        for (const Vec2& p : pts) {
+            while (hull.size() >= start + 2 && cross(hull[hull.size() - 2], hull.back(), p) <= 0) hull.pop_back();
+            hull.push_back(p);
+        }
+        hull.pop_back(); // the last point starts the other chain
+        std::reverse(pts.begin(), pts.end());
+    }
+    if (hull.size() < 3) {
+        out.maxDistanceM = INFINITY;
+        return out;
+    }
+    // One side of the smallest rectangle lies along a hull edge (Freeman & Shapira 1975).
+    double bestArea = INFINITY;
+    Vec2 u = Vec2::UnitX(), v = Vec2::UnitY();
+    double u0 = 0, u1 = 0, v0 = 0, v1 = 0;
+    for (size_t k = 0; k < hull.size(); ++k) {
+        const Vec2 d = hull[(k + 1) % hull.size()] - hull[k];
+        if (d.norm() < 1e-12) continue;
+        const Vec2 eu = d.normalized(), ev(-eu.y(), eu.x());
+        double a0 = INFINITY, a1 = -INFINITY, b0 = INFINITY, b1 = -INFINITY;
+        for (const Vec2& p : hull) {
+            a0 = std::min(a0, p.dot(eu)), a1 = std::max(a1, p.dot(eu));
+            b0 = std::min(b0, p.dot(ev)), b1 = std::max(b1, p.dot(ev));
+        }
+        if ((a1 - a0) * (b1 - b0) < bestArea) bestArea = (a1 - a0) * (b1 - b0), u = eu, v = ev, u0 = a0, u1 = a1, v0 = b0, v1 = b1;
+    }
+    out.corners = {u0 * u + v0 * v, u1 * u + v0 * v, u1 * u + v1 * v, u0 * u + v1 * v};
+    // The largest distance from the rectangle to the polygon by branch and bound over cells: the
+    // distance is 1-Lipschitz, so no point of a cell lies farther than its centre's distance plus
+    // half its diagonal. Cells that could beat the best found by more than `tolerance` are split.
+    auto distance = [&](double a, double b) {
+        const Vec2 p = a * u + b * v;
+        if (pointInRing(p, ring)) return 0.0;
+        double d2 = INFINITY;
+        for (size_t k = 0; k < ring.size(); ++k) {
+            const Vec2 s0 = ring[k], e = ring[(k + 1) % ring.size()] - s0;
+            const double t = e.squaredNorm() > 0 ? std::clamp((p - s0).dot(e) / e.squaredNorm(), 0.0, 1.0) : 0.0;
+            d2 = std::min(d2, (p - s0 - t * e).squaredNorm());
+        }
+        return std::sqrt(d2);
+    };
+    double best = 0;
+    for (double a : {u0, u1})
+        for (double b : {v0, v1}) best = std::max(best, distance(a, b));
+    struct Cell {
+        double a, b, halfA, halfB; // centre and half sizes along u and v
+    };
+    std::vector<Cell> open{{(u0 + u1) / 2, (v0 + v1) / 2, (u1 - u0) / 2, (v1 - v0) / 2}};
+    constexpr double tolerance = 0.25; // metres
+    while (!open.empty()) {
+        const Cell c = open.back();
+        open.pop_back();
+        const double d = distance(c.a, c.b);
+        best = std::max(best, d);
+        if (d + std::hypot(c.halfA, c.halfB) <= best + tolerance) continue;
+        for (int k = 0; k < 4; ++k)
+            open.push_back({c.a + (k & 1 ? 0.5 : -0.5) * c.halfA, c.b + (k & 2 ? 0.5 : -0.5) * c.halfB, c.halfA / 2, c.halfB / 2});
+    }
+    out.maxDistanceM = best + tolerance;
+    return out;
+}
+
+namespace {
+
 // A footprint part extruded from `bottom` to `top`: walls along every ring and, if asked, a flat
 // roof at `top`. Faces share their corners: one vertex per ring point at the bottom, carrying
 // the normal and colour of the wall that starts there, and one at the top, carrying the roof's.
 // Every triangle starts with a vertex of its own face (the provoking vertex of flat shading),
 // so a box is 8 vertices, not 20. Walls face out of the material: left of the edges after
 // orienting (outer ring counter-clockwise, holes clockwise), the normal on the right.
-void addPrism(MeshChunk& chunk, const PolygonSet& footprints, size_t part, double bottom, double top, bool roof,
-              uint32_t wallColor, uint32_t roofColor, uint32_t objectId) {
-    std::vector<std::span<const Vec2>> rings;
-    for (size_t k = 0; k < footprints.ringCount(part); ++k)
-        rings.push_back(footprints.ring(part, k));
+// Vertices go to the chunk, indices to `indices`.
+void addPrism(MeshChunk& chunk, std::vector<uint32_t>& indices, const std::vector<std::span<const Vec2>>& rings,
+              double bottom, double top, bool roof, uint32_t wallColor, uint32_t roofColor, uint32_t objectId) {
     const bool walls = top > bottom;
     std::vector<uint32_t> topVertex; // per ring point, in the rings' own order
     for (size_t r = 0; r < rings.size(); ++r) {
@@ -1079,18 +1156,19 @@ void addPrism(MeshChunk& chunk, const PolygonSet& footprints, size_t part, doubl
             if (!((point(k + 1) - point(k)).norm() > 1e-9)) continue;
             const uint32_t b0 = base + uint32_t(k), b1 = base + uint32_t((k + 1) % n), t0 = b0 + uint32_t(n), t1 = b1 + uint32_t(n);
             // Seen from outside p_k is bottom left: counter-clockwise, both starting at b0.
-            chunk.indices.insert(chunk.indices.end(), {b0, b1, t1, b0, t1, t0});
+            indices.insert(indices.end(), {b0, b1, t1, b0, t1, t0});
         }
         for (size_t k = 0; k < n; ++k)
             topVertex.push_back(base + uint32_t(n + (reverse ? n - 1 - k : k)));
     }
     if (!roof) return;
     for (uint32_t i : triangulatePolygon(rings))
-        chunk.indices.push_back(topVertex[i]);
+        indices.push_back(topVertex[i]);
 }
 
 // A 3D roof ring as it is, facing up.
-void addRoofSurface(MeshChunk& chunk, std::span<const Vec3> ring, uint32_t color, uint32_t objectId) {
+void addRoofSurface(MeshChunk& chunk, std::vector<uint32_t>& indices, std::span<const Vec3> ring, uint32_t color,
+                    uint32_t objectId) {
     const PlanarTriangles t = triangulatePlanarRing(ring);
     if (t.indices.empty()) return;
     const auto base = static_cast<uint32_t>(chunk.vertices.size());
@@ -1100,26 +1178,51 @@ void addRoofSurface(MeshChunk& chunk, std::span<const Vec3> ring, uint32_t color
     for (size_t k = 0; k + 2 < tri.size(); k += 3) {
         const Vec3 &a = ring[tri[k]], &b = ring[tri[k + 1]], &c = ring[tri[k + 2]];
         const bool flip = (b - a).cross(c - a).dot(t.normal) < 0;
-        chunk.indices.insert(chunk.indices.end(), {base + tri[k], base + tri[flip ? k + 2 : k + 1],
-                                                   base + tri[flip ? k + 1 : k + 2]});
+        indices.insert(indices.end(), {base + tri[k], base + tri[flip ? k + 2 : k + 1], base + tri[flip ? k + 1 : k + 2]});
     }
 }
 
-void addBuilding(MeshChunk& chunk, const CityModel& city, uint32_t i, const CityMeshOptions& options) {
+// A chunk's buildings with their coarse level (see MeshChunk::lods): each footprint part either
+// has a rectangle standing in for it there or is drawn the same at both levels.
+void addBuildings(MeshChunk& chunk, const CityModel& city, std::span<const uint32_t> ids, const CityMeshOptions& options) {
     const Buildings& b = city.buildings;
-    const BuildingUse use = i < b.use.size() ? b.use[i] : BuildingUse::Unknown;
-    const uint32_t wallColor = buildingWallColor(use), roofColor = buildingRoofColor(use);
-    const bool lod2 = options.lod2Roofs && b.roofStart.size() > i + 1 && b.roofStart[i + 1] > b.roofStart[i];
-    const BuildingLevels levels = buildingLevels(city, i, lod2);
-    const double bottom = levels.groundM - wallBaseBelowGroundM; // wallTopM = roofM without LoD2 roofs
-    for (uint32_t part = b.partStart[i]; part < b.partStart[i + 1]; ++part)
-        addPrism(chunk, b.footprints, part, bottom, levels.wallTopM, !lod2, wallColor, roofColor, i);
-    if (lod2)
-        for (uint32_t r = b.roofStart[i]; r < b.roofStart[i + 1]; ++r)
-            addRoofSurface(chunk,
-                           std::span<const Vec3>(b.roofPoints.data() + b.roofRingStart[r],
-                                                 b.roofRingStart[r + 1] - b.roofRingStart[r]),
-                           roofColor, i);
+    std::vector<uint32_t> replaced, shared, rectangles;
+    float coarseErrorM = 0;
+    for (uint32_t i : ids) {
+        const BuildingUse use = i < b.use.size() ? b.use[i] : BuildingUse::Unknown;
+        const uint32_t wallColor = buildingWallColor(use), roofColor = buildingRoofColor(use);
+        const bool lod2 = options.lod2Roofs && b.roofStart.size() > i + 1 && b.roofStart[i + 1] > b.roofStart[i];
+        const BuildingLevels levels = buildingLevels(city, i, lod2);
+        const double bottom = levels.groundM - wallBaseBelowGroundM; // wallTopM = roofM without LoD2 roofs
+        for (uint32_t part = b.partStart[i]; part < b.partStart[i + 1]; ++part) {
+            std::vector<std::span<const Vec2>> rings;
+            for (size_t k = 0; k < b.footprints.ringCount(part); ++k)
+                rings.push_back(b.footprints.ring(part, k));
+            // Sloped (LoD2) roofs and courtyards keep their shape; four corners are as coarse as a rectangle.
+            if (!lod2 && rings.size() == 1 && rings[0].size() > 4 && options.buildingCoarseMaxErrorM > 0) {
+                const EnclosingRectangle r = enclosingRectangle(rings[0]);
+                if (r.maxDistanceM <= options.buildingCoarseMaxErrorM) {
+                    addPrism(chunk, replaced, rings, bottom, levels.wallTopM, true, wallColor, roofColor, i);
+                    addPrism(chunk, rectangles, {std::span<const Vec2>(r.corners)}, bottom, levels.wallTopM, true, wallColor,
+                             roofColor, i);
+                    coarseErrorM = std::max(coarseErrorM, float(r.maxDistanceM));
+                    continue;
+                }
+            }
+            addPrism(chunk, shared, rings, bottom, levels.wallTopM, !lod2, wallColor, roofColor, i);
+        }
+        if (lod2)
+            for (uint32_t r = b.roofStart[i]; r < b.roofStart[i + 1]; ++r)
+                addRoofSurface(chunk, shared,
+                               std::span<const Vec3>(b.roofPoints.data() + b.roofRingStart[r],
+                                                     b.roofRingStart[r + 1] - b.roofRingStart[r]),
+                               roofColor, i);
+    }
+    for (const auto* block : {&replaced, &shared, &rectangles})
+        chunk.indices.insert(chunk.indices.end(), block->begin(), block->end());
+    const auto fine = uint32_t(replaced.size() + shared.size()), coarse = uint32_t(shared.size() + rectangles.size());
+    chunk.lods = {IndexRange{0, fine, fine}};
+    if (!rectangles.empty()) chunk.lods.push_back(IndexRange{uint32_t(replaced.size()), coarse, coarse, coarseErrorM});
 }
 
 // --- Roads -----------------------------------------------------------------------------------
@@ -1297,8 +1400,8 @@ CityMesh buildCityMesh(const CityModel& city, const CityMeshOptions& options) {
         const Vec2 c = b.centroid(i);
         if (std::isfinite(c.x()) && std::isfinite(c.y())) items.push_back({grid.of(c), i});
     }
-    std::vector<MeshChunk> buildings =
-        buildByChunk(items, [&](MeshChunk& chunk, uint32_t i) { addBuilding(chunk, city, i, options); });
+    std::vector<MeshChunk> buildings = buildByChunk(
+        items, [&](MeshChunk& chunk, std::span<const uint32_t> ids) { addBuildings(chunk, city, ids, options); });
     for (MeshChunk& c : buildings)
         c.layer = MeshLayer::Buildings;
 
@@ -1314,8 +1417,9 @@ CityMesh buildCityMesh(const CityModel& city, const CityMeshOptions& options) {
         const Vec2 mid = halfwayAlong(shape);
         if (std::isfinite(mid.x()) && std::isfinite(mid.y())) items.push_back({grid.of(mid), e});
     }
-    std::vector<MeshChunk> roads =
-        buildByChunk(items, [&](MeshChunk& chunk, uint32_t e) { addRoad(chunk, city, e, options); });
+    std::vector<MeshChunk> roads = buildByChunk(items, [&](MeshChunk& chunk, std::span<const uint32_t> ids) {
+        for (uint32_t e : ids) addRoad(chunk, city, e, options);
+    });
     for (MeshChunk& c : roads)
         c.layer = MeshLayer::Roads;
 

@@ -29,6 +29,10 @@ struct IndexRange {
     // The first surfaceCount indices of the range are the surface; the rest are the terrain
     // skirt (hanging walls against cracks), which a picker leaves out. = count without skirt.
     uint32_t surfaceCount = 0;
+    // Buildings' coarse level: how far (metres) its surfaces may lie from the finest level's,
+    // for a renderer to take it where that is under a pixel. 0 for finest and terrain levels
+    // (a terrain level's error follows from its grid spacing).
+    float errorM = 0;
 };
 
 struct MeshChunk {
@@ -41,7 +45,10 @@ struct MeshChunk {
     // are corners shared with neighbouring faces and may carry theirs. Terrain and roads: smooth.
     std::vector<uint32_t> indices;
     // Levels of detail, finest first. Terrain chunks have several (coarser grids, each with a
-    // skirt so neighbours at other levels leave no cracks); other layers have exactly one.
+    // skirt so neighbours at other levels leave no cracks). Building chunks have a second one
+    // where some footprints are replaced by their enclosing rectangle (indices: those buildings'
+    // full shapes, then the buildings both levels share, then the rectangles; each level is a
+    // contiguous range). Roads have exactly one.
     std::vector<IndexRange> lods;
 };
 
@@ -54,6 +61,10 @@ struct CityMeshOptions {
     int terrainLods = 4;
     float roadLift = 0.25f;      // metres above the terrain, against z-fighting
     bool lod2Roofs = true;       // draw imported LoD2 roof surfaces instead of flat roofs
+    // Buildings' coarse level: a flat-roofed footprint part of more than four corners (no holes)
+    // becomes its smallest enclosing rectangle (8 vertices, 10 triangles) where that strays at
+    // most this far from it. 0: no coarse level.
+    double buildingCoarseMaxErrorM = 8;
 };
 
 struct CityMesh {
@@ -73,6 +84,16 @@ CityMesh buildCityMesh(const CityModel& city, const CityMeshOptions& options = {
 // Ear-clipping triangulation of a polygon with holes (first ring outer, any orientation).
 // Returns index triples into the rings' points concatenated in order; empty if degenerate.
 std::vector<uint32_t> triangulatePolygon(const std::vector<std::span<const Vec2>>& rings);
+// The smallest rectangle enclosing a ring (one side along an edge of its convex hull), corners
+// counter-clockwise, and an upper bound of how far a point of the rectangle lies from the ring's
+// polygon, at most 0.25 m above the true largest distance. maxDistanceM is infinite for fewer
+// than 3 distinct points.
+struct EnclosingRectangle {
+    std::array<Vec2, 4> corners{};
+    double maxDistanceM = 0;
+};
+EnclosingRectangle enclosingRectangle(std::span<const Vec2> ring);
+
 // Heights of building i as the mesh places it: the ground (its ground height, else the
 // terrain at its centroid; without terrain, below its LoD2 roof by its height; else 0), the
 // top (ground + height), and the top of its walls (with LoD2 roofs drawn: the lowest roof

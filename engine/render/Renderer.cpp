@@ -883,12 +883,17 @@ FrameStats Renderer::record(VkCommandBuffer cmd, int frame, VkFramebuffer frameb
                     }
                     IndexRange range = c.lods[0];
                     bool fineEnough = false; // terrain triangle edges within the pixel budget
-                    if (L == MeshLayer::Terrain && c.lods.size() > 1) {
+                    // The size of a pixel (metres) at the chunk's nearest point.
+                    auto pixelAtChunk = [&] {
                         Vec3 nearest(std::clamp(camera.eye.x(), double(c.min[0]), double(c.max[0])),
                                      std::clamp(camera.eye.y(), double(c.min[1]), double(c.max[1])),
                                      std::clamp(camera.eye.z(), double(c.min[2]), double(c.max[2])));
-                        double dist = std::max(1.0, (nearest - camera.eye).norm());
-                        double allowed = 6 * pixelAngle * dist * settings.terrainDetail; // metres per triangle edge
+                        return pixelAngle * std::max(1.0, (nearest - camera.eye).norm());
+                    };
+                    if (L == MeshLayer::Buildings && c.lods.size() > 1 && c.lods[1].errorM <= settings.buildingCoarsePx * pixelAtChunk())
+                        range = c.lods[1];
+                    if (L == MeshLayer::Terrain && c.lods.size() > 1) {
+                        double allowed = 6 * pixelAtChunk() * settings.terrainDetail; // metres per triangle edge
                         int lod = 0;
                         while (lod + 1 < int(c.lods.size()) && c.spacing * double(1 << (lod + 1)) <= allowed) ++lod;
                         range = c.lods[size_t(lod)];

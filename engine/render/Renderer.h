@@ -42,6 +42,9 @@ struct RenderSettings {
     std::optional<Selection> selection;
     float markerSizePx = 7;
     float terrainDetail = 1; // > 1: finer terrain further away
+    // Buildings far enough away are drawn at their chunk's coarse level (footprints as enclosing
+    // rectangles, see CityMesh.h) where its error stays under this many pixels; 0: always fine.
+    float buildingCoarsePx = 1;
     // Split view: pixel columns left of round(splitAtPx) show the city with the Left overlays,
     // the rest with the Right ones (same camera, sun and shadows); sky, agents, markers and
     // HUD cover the whole frame. No divider is drawn.

@@ -4,6 +4,7 @@
 // allocated and peak RSS. With --agents: a frame with that many instanced agents.
 //
 //   bench_render [--buildings 100000] [--size 1920x1080] [--frames 20] [--gpu NAME] [--agents 100000]
+//                [--pictures DIR]   (writes each timed view as DIR/<view>.png, to look at what was timed)
 #include "GeneratedCity.h"
 #include "render/Offscreen.h"
 #include "ui/CityScene.h"
@@ -13,6 +14,7 @@
 #include <cmath>
 #include <cstdio>
 #include <cstring>
+#include <filesystem>
 #include <random>
 #include <string>
 #include <sys/resource.h>
@@ -31,12 +33,15 @@ double peakRssMiB() {
     return u.ru_maxrss / 1024.0;
 }
 
+std::filesystem::path picturesDir;
+
 struct Timing {
     double ms;
     FrameStats stats;
 };
 
-Timing timeFrames(OffscreenTarget& target, const Camera& cam, const RenderSettings& s, int frames) {
+Timing timeFrames(OffscreenTarget& target, const Camera& cam, const RenderSettings& s, int frames, const char* pictureName) {
+    if (!picturesDir.empty()) target.render(cam, s).writePng(picturesDir / (std::string(pictureName) + ".png"));
     target.draw(cam, s); // warm-up (pipeline caches, first-touch memory)
     Timing t{};
     auto t0 = Clock::now();
@@ -92,11 +97,13 @@ int main(int argc, char** argv) {
         else if (a == "--agents") agents = std::atoi(argv[i + 1]);
         else if (a == "--gpu") gpu = argv[i + 1];
         else if (a == "--size") std::sscanf(argv[i + 1], "%ux%u", &width, &height);
+        else if (a == "--pictures") picturesDir = argv[i + 1];
         else {
             std::fprintf(stderr, "unknown option %s\n", argv[i]);
             return 2;
         }
     }
+    if (!picturesDir.empty()) std::filesystem::create_directories(picturesDir);
     ContextOptions co;
     co.device = gpu;
     VulkanContext ctx(co);
@@ -126,13 +133,16 @@ int main(int argc, char** argv) {
                     mesh.triangleCount(MeshLayer::Roads) / 1e6, mesh.bytes() / 1048576.0);
         std::printf("  generate %.0f ms; load to first frame %.0f ms (mesh %.0f ms, upload %.0f ms, first frame %.0f ms)\n", genMs,
                     firstFrameMs, meshMs, uploadMs, firstFrameMs - meshMs - uploadMs);
-        report("overview (whole city in view)", timeFrames(target, overview, s, frames));
+        report("overview (whole city in view)", timeFrames(target, overview, s, frames, "city-overview"));
+        RenderSettings allFine = s;
+        allFine.buildingCoarsePx = 0;
+        reportSaver(target, overview, s, allFine, "  buildings all fine (the reference)", "coarse far buildings", frames);
         RenderSettings perPixel = s;
         perPixel.vertexLighting = false;
         reportSaver(target, overview, s, perPixel, "  lit per pixel (the reference)", "lighting per vertex", frames);
         RenderSettings sh = s;
         sh.shadows = true;
-        report("overview with shadows", timeFrames(target, overview, sh, frames));
+        report("overview with shadows", timeFrames(target, overview, sh, frames, "city-overview-shadows"));
         RenderSettings bothSides = sh;
         bothSides.shadowFromSunFacingFaces = false;
         reportSaver(target, overview, sh, bothSides, "  casters' both sides (the reference)", "sun-facing casters only", frames);
@@ -141,7 +151,7 @@ int main(int argc, char** argv) {
         street.eye = Vec3(3, 0, z + 40);
         street.yawDeg = 30;
         street.pitchDeg = -12;
-        report("street level (40 m up)", timeFrames(target, street, s, frames));
+        report("street level (40 m up)", timeFrames(target, street, s, frames, "city-street"));
         std::printf("  GPU memory allocated %.0f MiB, peak RSS %.0f MiB\n", ctx.deviceLocalBytes() / 1048576.0, peakRssMiB());
         if (agents > 0) {
             std::vector<Agent> list(static_cast<size_t>(agents));
@@ -155,7 +165,7 @@ int main(int argc, char** argv) {
                 a.headingRad = u(rng) * 6.28f;
             }
             renderer.setAgents(list);
-            report(("overview + " + std::to_string(agents) + " agents").c_str(), timeFrames(target, overview, s, frames));
+            report(("overview + " + std::to_string(agents) + " agents").c_str(), timeFrames(target, overview, s, frames, "city-agents"));
             renderer.setAgents({});
         }
     }
@@ -172,12 +182,12 @@ int main(int argc, char** argv) {
         std::printf("musterstadt: %zu buildings, %.2f M triangles; load to first frame %.0f ms (import %.0f ms, mesh %.0f ms)\n",
                     scene.city.buildings.size(), scene.mesh.triangleCount() / 1e6, msSince(t0), scene.importSeconds * 1000,
                     scene.meshSeconds * 1000);
-        report("overview", timeFrames(target, overview, s, frames));
+        report("overview", timeFrames(target, overview, s, frames, "town-overview"));
         RenderSettings sh = s;
         sh.shadows = true;
-        report("overview with shadows", timeFrames(target, overview, sh, frames));
+        report("overview with shadows", timeFrames(target, overview, sh, frames, "town-overview-shadows"));
         Camera rathaus = *ui::namedCamera(scene, "Rathaus", aspect);
-        report("Rathaus close-up with shadows", timeFrames(target, rathaus, sh, frames));
+        report("Rathaus close-up with shadows", timeFrames(target, rathaus, sh, frames, "town-rathaus-shadows"));
     }
     std::printf("peak RSS %.0f MiB\n", peakRssMiB());
     return 0;
