@@ -328,6 +328,13 @@ TEST_F(MusterstadtRender, CullingAndLevelOfDetailCutTheWork) {
     EXPECT_GT(close.chunksCulled, whole.chunksDrawn / 2);
     EXPECT_LT(close.chunksDrawn, whole.chunksDrawn);
     EXPECT_GT(close.triangles, whole.triangles); // finer terrain near the camera
+    // The viewer's terrain-detail slider: more detail, more triangles; less, fewer (at the
+    // close-up: the overview's terrain is at its coarsest level already).
+    RenderSettings finer = s, coarser = s;
+    finer.terrainDetail = 2;
+    coarser.terrainDetail = 0.5f;
+    EXPECT_GT(target->draw(overview, finer).triangles, whole.triangles);
+    EXPECT_LT(target->draw(*ui::namedCamera(*scene, "Rathaus", double(width) / height), coarser).triangles, close.triangles);
 }
 
 // Split view: left of the divider the Left overlays, right of it the Right ones, each byte for

@@ -893,7 +893,7 @@ FrameStats Renderer::record(VkCommandBuffer cmd, int frame, VkFramebuffer frameb
                     if (L == MeshLayer::Buildings && c.lods.size() > 1 && c.lods[1].errorM <= settings.buildingCoarsePx * pixelAtChunk())
                         range = c.lods[1];
                     if (L == MeshLayer::Terrain && c.lods.size() > 1) {
-                        double allowed = 6 * pixelAtChunk() * settings.terrainDetail; // metres per triangle edge
+                        double allowed = 6 * pixelAtChunk() / std::max(settings.terrainDetail, 0.01f); // metres per triangle edge
                         int lod = 0;
                         while (lod + 1 < int(c.lods.size()) && c.spacing * double(1 << (lod + 1)) <= allowed) ++lod;
                         range = c.lods[size_t(lod)];

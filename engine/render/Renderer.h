@@ -41,7 +41,7 @@ struct RenderSettings {
     std::optional<SunPosition> sun; // overrides the sun from `time`
     std::optional<Selection> selection;
     float markerSizePx = 7;
-    float terrainDetail = 1; // > 1: finer terrain further away
+    float terrainDetail = 1; // > 1: finer terrain further away (triangle edges under 6 / terrainDetail pixels)
     // Buildings far enough away are drawn at their chunk's coarse level (footprints as enclosing
     // rectangles, see CityMesh.h) where its error stays under this many pixels; 0: always fine.
     float buildingCoarsePx = 1;
