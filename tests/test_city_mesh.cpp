@@ -695,6 +695,21 @@ TEST(CityMeshTerrain, WaterAndLandUseColours) {
     EXPECT_GT(channel(f, 1), channel(f, 2));
     EXPECT_LT(channel(f, 0) + channel(f, 1) + channel(f, 2),
               channel(m, 0) + channel(m, 1) + channel(m, 2)); // darker
+    // At every level the surface's land quads come first, no water vertex among them; every
+    // quad after them has one.
+    size_t landQuads = 0, waterQuads = 0;
+    for (const MeshChunk& c : mesh.chunks)
+        for (const IndexRange& r : c.lods) {
+            ASSERT_LE(r.landCount, r.surfaceCount);
+            for (uint32_t q = r.first; q < r.first + r.surfaceCount; q += 6) {
+                bool water = false;
+                for (uint32_t k = q; k < q + 6; ++k) water |= (c.vertices[c.indices[k]].rgba >> 24) == 0;
+                EXPECT_EQ(water, q >= r.first + r.landCount);
+                ++(water ? waterQuads : landQuads);
+            }
+        }
+    EXPECT_GT(landQuads, 0u);
+    EXPECT_GT(waterQuads, 0u);
 }
 
 // ---- roads -----------------------------------------------------------------------------------

@@ -308,6 +308,28 @@ TEST_F(MusterstadtRender, ShadowsFromSunFacingFacesLookTheSame) {
     }
 }
 
+// Terrain chunks holding water drawn in two parts, the quads without a water vertex with the
+// land shader, against the reference that water-shades the whole chunk: the water shader's land
+// pixels run the land shader's arithmetic, so the pictures are the same (per-pixel light on
+// both sides here, with and without shadows; the river crosses the overview and the close-up).
+TEST_F(MusterstadtRender, WaterShaderOnWaterQuadsOnlyLooksTheSame) {
+    for (const char* view : {"overview", "Rathaus"})
+        for (bool shadows : {false, true}) {
+            Camera cam = std::string(view) == "overview" ? ui::overviewCamera(*scene, double(width) / height)
+                                                         : *ui::namedCamera(*scene, view, double(width) / height);
+            RenderSettings split, whole;
+            split.vertexLighting = whole.vertexLighting = false;
+            split.shadows = whole.shadows = shadows;
+            whole.waterShaderOnWaterQuadsOnly = false;
+            FrameStats splitStats, wholeStats;
+            const Picture a = target->render(cam, split, nullptr, &splitStats), b = target->render(cam, whole, nullptr, &wholeStats);
+            EXPECT_GT(splitStats.drawCalls, wholeStats.drawCalls) << view; // some chunks were split
+            const double differ = differingShare(a, b);
+            reportFigure("render", std::string(view) + (shadows ? "_shadows" : "") + "_water_split_differing_share", differ);
+            EXPECT_EQ(differ, 0.0) << view << (shadows ? " with shadows" : "");
+        }
+}
+
 TEST_F(MusterstadtRender, CullingAndLevelOfDetailCutTheWork) {
     Camera overview = ui::overviewCamera(*scene, double(width) / height);
     RenderSettings s;

@@ -957,14 +957,21 @@ MeshChunk buildTerrainChunk(const TerrainChunkInput& in, int col0, int col1, int
         if (k > 0 && (nqx / stride < 2 || nqy / stride < 2)) break; // too few quads per side
         const std::vector<int> xs = levelSamples(nvx, stride), ys = levelSamples(nvy, stride);
         const auto first = static_cast<uint32_t>(chunk.indices.size());
-        // Surface: two counter-clockwise triangles per quad (row 0 is north).
+        // Surface: two counter-clockwise triangles per quad (row 0 is north), quads touching
+        // water after the others.
+        std::vector<uint32_t> wet;
+        auto isWater = [&](uint32_t v) { return (chunk.vertices[v].rgba >> 24) < 128; };
         for (size_t b = 0; b + 1 < ys.size(); ++b)
             for (size_t a = 0; a + 1 < xs.size(); ++a) {
                 if (anyBad(xs[a], xs[a + 1], ys[b], ys[b + 1])) continue;
                 const uint32_t nw = index(xs[a], ys[b]), ne = index(xs[a + 1], ys[b]);
                 const uint32_t sw = index(xs[a], ys[b + 1]), se = index(xs[a + 1], ys[b + 1]);
-                chunk.indices.insert(chunk.indices.end(), {sw, se, ne, sw, ne, nw});
+                const bool water = isWater(nw) || isWater(ne) || isWater(sw) || isWater(se);
+                std::vector<uint32_t>& to = water ? wet : chunk.indices;
+                to.insert(to.end(), {sw, se, ne, sw, ne, nw});
             }
+        const auto land = static_cast<uint32_t>(chunk.indices.size()) - first;
+        chunk.indices.insert(chunk.indices.end(), wet.begin(), wet.end());
         const auto surface = static_cast<uint32_t>(chunk.indices.size()) - first;
         if (surface == 0) break;
 
@@ -1001,7 +1008,7 @@ MeshChunk buildTerrainChunk(const TerrainChunkInput& in, int col0, int col1, int
             const uint32_t b0 = lowered(t0), b1 = lowered(t1);
             chunk.indices.insert(chunk.indices.end(), {b0, b1, t1, b0, t1, t0});
         }
-        chunk.lods.push_back({first, static_cast<uint32_t>(chunk.indices.size()) - first, surface});
+        chunk.lods.push_back({first, static_cast<uint32_t>(chunk.indices.size()) - first, surface, land});
     }
     if (chunk.lods.empty()) return {};
     computeBounds(chunk);
@@ -1222,7 +1229,7 @@ void addBuildings(MeshChunk& chunk, const CityModel& city, std::span<const uint3
         chunk.indices.insert(chunk.indices.end(), block->begin(), block->end());
     const auto fine = uint32_t(replaced.size() + shared.size()), coarse = uint32_t(shared.size() + rectangles.size());
     chunk.lods = {IndexRange{0, fine, fine}};
-    if (!rectangles.empty()) chunk.lods.push_back(IndexRange{uint32_t(replaced.size()), coarse, coarse, coarseErrorM});
+    if (!rectangles.empty()) chunk.lods.push_back(IndexRange{uint32_t(replaced.size()), coarse, coarse, 0, coarseErrorM});
 }
 
 // --- Roads -----------------------------------------------------------------------------------

@@ -29,6 +29,10 @@ struct IndexRange {
     // The first surfaceCount indices of the range are the surface; the rest are the terrain
     // skirt (hanging walls against cracks), which a picker leaves out. = count without skirt.
     uint32_t surfaceCount = 0;
+    // Terrain: the first landCount indices of the surface are quads without a water vertex, the
+    // rest of it quads with one (a renderer can spare the land its water shading). = surfaceCount
+    // without water.
+    uint32_t landCount = 0;
     // Buildings' coarse level: how far (metres) its surfaces may lie from the finest level's,
     // for a renderer to take it where that is under a pixel. 0 for finest and terrain levels
     // (a terrain level's error follows from its grid spacing).

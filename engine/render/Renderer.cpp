@@ -900,7 +900,18 @@ FrameStats Renderer::record(VkCommandBuffer cmd, int frame, VkFramebuffer frameb
                         fineEnough = c.spacing * double(1 << lod) <= allowed;
                     }
                     if (L == MeshLayer::Terrain) { // only the pipeline changes between terrain chunks
-                        VkPipeline p = c.water ? variants[1] : vertexLit && fineEnough ? I.cityLit[layer] : variants[0];
+                        VkPipeline land = vertexLit && fineEnough ? I.cityLit[layer] : variants[0];
+                        // A chunk holding water: its quads without a water vertex first, without
+                        // the water shader's reflection (lavapipe would run it for every pixel).
+                        if (c.water && settings.waterShaderOnWaterQuadsOnly && range.landCount > 0) {
+                            if (land != bound) vkCmdBindPipeline(cmd, VK_PIPELINE_BIND_POINT_GRAPHICS, bound = land);
+                            vkCmdDrawIndexed(cmd, range.landCount, 1, c.indexBase + range.first, c.vertexOffset, 0);
+                            stats.drawCalls++;
+                            stats.triangles += range.landCount / 3;
+                            range.first += range.landCount;
+                            range.count -= range.landCount;
+                        }
+                        VkPipeline p = c.water ? variants[1] : land;
                         if (p != bound) vkCmdBindPipeline(cmd, VK_PIPELINE_BIND_POINT_GRAPHICS, bound = p);
                     }
                     stats.chunksDrawn++;

@@ -56,6 +56,10 @@ struct RenderSettings {
     // lie behind them as the sun sees it, so the map is the same but for texels exactly on a
     // silhouette edge (off: both sides, the reference).
     bool shadowFromSunFacingFaces = true;
+    // Terrain chunks holding water: the quads without a water vertex drawn with the land shader,
+    // only the others with the water shader (its reflection is costly per pixel on a CPU device;
+    // off: the whole chunk with the water shader, the reference).
+    bool waterShaderOnWaterQuadsOnly = true;
 };
 
 struct FrameStats {

@@ -183,6 +183,10 @@ int main(int argc, char** argv) {
                     scene.city.buildings.size(), scene.mesh.triangleCount() / 1e6, msSince(t0), scene.importSeconds * 1000,
                     scene.meshSeconds * 1000);
         report("overview", timeFrames(target, overview, s, frames, "town-overview"));
+        RenderSettings wholeWaterChunks = s;
+        wholeWaterChunks.waterShaderOnWaterQuadsOnly = false;
+        reportSaver(target, overview, s, wholeWaterChunks, "  water chunks all water-shaded (the reference)", "water shader on water quads only",
+                    frames);
         RenderSettings sh = s;
         sh.shadows = true;
         report("overview with shadows", timeFrames(target, overview, sh, frames, "town-overview-shadows"));
