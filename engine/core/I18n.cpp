@@ -128,6 +128,7 @@ const std::vector<std::pair<const char*, const char*>> entries = {
     {"Shadows", "Schatten"},
     {"Hillshade", "Schummerung"},
     {"terrain detail", "Geländedetail"},
+    {"Simplify far buildings", "Ferne Gebäude vereinfachen"},
     // Viewer: inspector
     {"Click a building, road or the ground. Double click flies there; F flies to the selection.",
      "Klicken Sie auf ein Gebäude, eine Straße oder den Boden. Doppelklick fliegt dorthin; F fliegt zur Auswahl."},

@@ -1623,6 +1623,8 @@ void Viewer::drawUi(const render::FrameStats& stats, double frameMs) {
             ImGui::Checkbox(tr("Shadows"), &settings_.shadows);
             ImGui::Checkbox(tr("Hillshade"), &settings_.hillshade);
             ImGui::SliderFloat(tr("terrain detail"), &settings_.terrainDetail, 0.25f, 4.0f);
+            bool simplify = settings_.buildingCoarsePx > 0; // footprints as rectangles where that strays under a pixel
+            if (ImGui::Checkbox(tr("Simplify far buildings"), &simplify)) settings_.buildingCoarsePx = simplify ? 1.0f : 0.0f;
         }
         ImGui::End();
     }
