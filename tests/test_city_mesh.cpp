@@ -346,6 +346,10 @@ TEST(EnclosingRectangle, OfKnownShapes) {
     for (int k = 0; k < 4; ++k) EXPECT_NEAR((r.corners[(k + 1) % 4] - r.corners[k]).norm(), 20, 1e-9);
     EXPECT_GE(r.maxDistanceM, 10 * (std::sqrt(2.0) - 1));
     EXPECT_LE(r.maxDistanceM, 10 * (std::sqrt(2.0) - 1) + 0.25);
+    // A 200 × 100 m hall with a 0.3 m bay on one side: the box strays 0.3 m (beside the bay).
+    r = enclosingRectangle(std::vector<Vec2>{{0, 0}, {200, 0}, {200, 40}, {200.3, 40}, {200.3, 60}, {200, 60}, {200, 100}, {0, 100}});
+    EXPECT_GE(r.maxDistanceM, 0.3);
+    EXPECT_LE(r.maxDistanceM, 0.3 + 0.25 + 1e-9);
     EXPECT_TRUE(std::isinf(enclosingRectangle(std::vector<Vec2>{{0, 0}, {1, 1}, {2, 2}}).maxDistanceM));
 }
 

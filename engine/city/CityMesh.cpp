@@ -1098,22 +1098,22 @@ EnclosingRectangle enclosingRectangle(std::span<const Vec2> ring) {
     }
     out.corners = {u0 * u + v0 * v, u1 * u + v0 * v, u1 * u + v1 * v, u0 * u + v1 * v};
     // The largest distance from the rectangle to the polygon by branch and bound over cells: the
-    // distance is 1-Lipschitz, so no point of a cell lies farther than its centre's distance plus
-    // half its diagonal. Cells that could beat the best found by more than `tolerance` are split.
-    auto distance = [&](double a, double b) {
+    // signed distance to the outline (negative inside) is 1-Lipschitz, so no point of a cell lies
+    // farther than its centre's plus half its diagonal (and a cell deep inside not at all). Cells
+    // that could beat the best found by more than `tolerance` are split.
+    auto signedDistance = [&](double a, double b) {
         const Vec2 p = a * u + b * v;
-        if (pointInRing(p, ring)) return 0.0;
         double d2 = INFINITY;
         for (size_t k = 0; k < ring.size(); ++k) {
             const Vec2 s0 = ring[k], e = ring[(k + 1) % ring.size()] - s0;
             const double t = e.squaredNorm() > 0 ? std::clamp((p - s0).dot(e) / e.squaredNorm(), 0.0, 1.0) : 0.0;
             d2 = std::min(d2, (p - s0 - t * e).squaredNorm());
         }
-        return std::sqrt(d2);
+        return pointInRing(p, ring) ? -std::sqrt(d2) : std::sqrt(d2);
     };
     double best = 0;
     for (double a : {u0, u1})
-        for (double b : {v0, v1}) best = std::max(best, distance(a, b));
+        for (double b : {v0, v1}) best = std::max(best, signedDistance(a, b));
     struct Cell {
         double a, b, halfA, halfB; // centre and half sizes along u and v
     };
@@ -1122,7 +1122,7 @@ EnclosingRectangle enclosingRectangle(std::span<const Vec2> ring) {
     while (!open.empty()) {
         const Cell c = open.back();
         open.pop_back();
-        const double d = distance(c.a, c.b);
+        const double d = signedDistance(c.a, c.b);
         best = std::max(best, d);
         if (d + std::hypot(c.halfA, c.halfB) <= best + tolerance) continue;
         for (int k = 0; k < 4; ++k)
