@@ -659,6 +659,7 @@ TEST(RenderBuildings, CoarseFarBuildingsChangeAtMostAPixelEach) {
     const Comparison nearForced = compare(near, forced, fine, "near_forced");
     EXPECT_GT(nearForced.simplified, 0u);
     EXPECT_GT(nearForced.unmatched, nearForced.simplified);
+    EXPECT_EQ(ctx.validationMessages(), 0u) << ctx.lastValidationMessage();
 }
 
 TEST(RenderHud, TextIsAntiAliasedWithUmlautsAndMeasuredWidths) {
