@@ -85,9 +85,29 @@ void reportSaver(OffscreenTarget& target, const Camera& cam, const RenderSetting
     std::printf("  %s: %.2fx the frame rate of the reference\n", saverName, t[1].ms / t[0].ms);
 }
 
+// The coarse far buildings against all drawn at their finest level.
+void reportCoarseBuildings(OffscreenTarget& target, const Camera& cam, const RenderSettings& s, int frames) {
+    RenderSettings allFine = s;
+    allFine.buildingCoarsePx = 0;
+    reportSaver(target, cam, s, allFine, "  buildings all fine (the reference)", "coarse far buildings", frames);
+}
+
+int run(int argc, char** argv);
+
 } // namespace
 
+// A missing or broken --scenario file (or an unwritable --pictures folder) is named on one line.
 int main(int argc, char** argv) {
+    try {
+        return run(argc, argv);
+    } catch (const std::exception& e) {
+        std::fprintf(stderr, "bench_render: %s\n", e.what());
+        return 1;
+    }
+}
+
+namespace {
+int run(int argc, char** argv) {
     int buildings = 100000, frames = 20, agents = 100000;
     uint32_t width = 1920, height = 1080;
     std::string gpu, scenario = CITYTWIN_SOURCE_DIR "/scenarios/musterstadt.yaml";
@@ -136,9 +156,7 @@ int main(int argc, char** argv) {
         std::printf("  generate %.0f ms; load to first frame %.0f ms (mesh %.0f ms, upload %.0f ms, first frame %.0f ms)\n", genMs,
                     firstFrameMs, meshMs, uploadMs, firstFrameMs - meshMs - uploadMs);
         report("overview (whole city in view)", timeFrames(target, overview, s, frames, "city-overview"));
-        RenderSettings allFine = s;
-        allFine.buildingCoarsePx = 0;
-        reportSaver(target, overview, s, allFine, "  buildings all fine (the reference)", "coarse far buildings", frames);
+        reportCoarseBuildings(target, overview, s, frames);
         RenderSettings perPixel = s;
         perPixel.vertexLighting = false;
         reportSaver(target, overview, s, perPixel, "  lit per pixel (the reference)", "lighting per vertex", frames);
@@ -185,9 +203,7 @@ int main(int argc, char** argv) {
                     scene.scenario.name.c_str(), scene.city.buildings.size(), scene.mesh.triangleCount() / 1e6, msSince(t0),
                     scene.importSeconds * 1000, scene.meshSeconds * 1000);
         report("overview", timeFrames(target, overview, s, frames, "town-overview"));
-        RenderSettings allFine = s;
-        allFine.buildingCoarsePx = 0;
-        reportSaver(target, overview, s, allFine, "  buildings all fine (the reference)", "coarse far buildings", frames);
+        reportCoarseBuildings(target, overview, s, frames);
         RenderSettings wholeWaterChunks = s;
         wholeWaterChunks.waterShaderOnWaterQuadsOnly = false;
         reportSaver(target, overview, s, wholeWaterChunks, "  water chunks all water-shaded (the reference)", "water shader on water quads only",
@@ -201,3 +217,4 @@ int main(int argc, char** argv) {
     std::printf("peak RSS %.0f MiB\n", peakRssMiB());
     return 0;
 }
+} // namespace
