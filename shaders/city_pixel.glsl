@@ -1,7 +1,9 @@
 // The city lit per pixel: terrain near the camera or holding water, and everything under
-// shadows or a grid overlay (else city_lit.glsl lights per vertex). Included by city.* (terrain
-// and roads: smooth normals and colours) and building.* (FLAT_FACES: each face takes the normal
-// and colour of its first vertex, see CityMesh.h) with the stage's STAGE_* macro.
+// shadows or a grid overlay (else city_lit.glsl and terrain_lit.* light per vertex). The
+// terrain's colour is its land use draped per pixel (frame.glsl: drapeAt), not its vertices'.
+// Included by city.* (terrain and roads: smooth normals and colours) and building.* (FLAT_FACES:
+// each face takes the normal and colour of its first vertex, see CityMesh.h) with the stage's
+// STAGE_* macro.
 #include "frame.glsl"
 
 #ifdef STAGE_VERTEX
@@ -56,8 +58,9 @@ void main() {
     vec3 base = color.rgb;
     bool water = false;
     if (LAYER == 0u) {
-        base = terrainColor(base, n, worldPos.z);
-        water = WATER && color.a < 0.5 && F.terrainRange.w > 0.5;
+        vec4 landUse = drapeAt(worldPos.xy);
+        base = terrainColor(toLinear(landUse.rgb), n, worldPos.z);
+        water = WATER && landUse.a < 0.5 && F.terrainRange.w > 0.5;
         if (water) base = vec3(0.05, 0.16, 0.30);
     }
     vec3 lit = shade(base, n, SHADOWS ? sunVisibility(n) : 1.0);

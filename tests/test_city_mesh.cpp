@@ -567,6 +567,7 @@ TEST(CityMeshTerrain, TiltedPlane) {
                 ASSERT_NEAR((Vec3(v.nx, v.ny, v.nz) - analyticNormal).norm(), 0, 1e-4);
                 ++checked;
             }
+            EXPECT_LT(r.errorM, 1e-3); // every level lies in the plane
             if (k + 1 < c.lods.size()) { // the next level has about a quarter of the triangles
                 const double ratio = double(c.lods[k + 1].surfaceCount) / c.lods[k].surfaceCount;
                 EXPECT_GT(ratio, 0.2);
@@ -575,7 +576,7 @@ TEST(CityMeshTerrain, TiltedPlane) {
         }
     }
     EXPECT_GT(checked, 0u);
-    EXPECT_EQ(maxLevels, 4u); // terrainLods
+    EXPECT_EQ(maxLevels, size_t(CityMeshOptions{}.terrainLods)); // 64 quads a side: 1 to 32 m
     // The finest surface covers the vertex grid exactly: no gaps or overlaps between chunks.
     double area = 0;
     for (const Triangle& t : triangles(mesh, MeshLayer::Terrain)) {
@@ -587,7 +588,7 @@ TEST(CityMeshTerrain, TiltedPlane) {
     EXPECT_NEAR(area, 299.0 * 199.0, 1e-6 * 299 * 199);
     EXPECT_EQ(triangles(mesh, MeshLayer::Terrain).size(), 2u * 299 * 199);
     // Every level has a skirt around each chunk, hanging at least 5 m below its border.
-    for (size_t k = 0; k < 4; ++k) {
+    for (size_t k = 0; k < maxLevels; ++k) {
         const auto skirt = triangles(mesh, MeshLayer::Terrain, k, true);
         size_t chunksWithLevel = 0;
         for (const MeshChunk& c : mesh.chunks)
@@ -699,21 +700,80 @@ TEST(CityMeshTerrain, WaterAndLandUseColours) {
     EXPECT_GT(channel(f, 1), channel(f, 2));
     EXPECT_LT(channel(f, 0) + channel(f, 1) + channel(f, 2),
               channel(m, 0) + channel(m, 1) + channel(m, 2)); // darker
-    // At every level the surface's land quads come first, no water vertex among them; every
-    // quad after them has one.
-    size_t landQuads = 0, waterQuads = 0;
+    // The drape holds each finest vertex's colour at its texel: (x, y) = (x0, y0) + spacing ×
+    // (column, −row), 1 m here (the grid is the DEM's cell centres).
+    const TerrainDrape& drape = mesh.terrainDrape;
+    ASSERT_EQ(drape.width, 300);
+    ASSERT_EQ(drape.height, 200);
+    ASSERT_EQ(drape.rgba.size(), 300u * 200u);
+    EXPECT_DOUBLE_EQ(drape.spacing, 1.0);
+    EXPECT_DOUBLE_EQ(drape.x0, 0.5);
+    EXPECT_DOUBLE_EQ(drape.y0, 199.5);
+    auto texel = [&](double x, double y) {
+        const long c = std::lround((x - drape.x0) / drape.spacing), r = std::lround((drape.y0 - y) / drape.spacing);
+        return drape.rgba[size_t(r) * size_t(drape.width) + size_t(c)];
+    };
+    size_t texelsChecked = 0;
+    for (const MeshChunk& c : mesh.chunks)
+        for (uint32_t i = c.lods[0].first; i < c.lods[0].first + c.lods[0].surfaceCount; ++i, ++texelsChecked)
+            ASSERT_EQ(texel(c.vertices[c.indices[i]].x, c.vertices[c.indices[i]].y), c.vertices[c.indices[i]].rgba);
+    EXPECT_GT(texelsChecked, 6u * 299 * 199 - 1);
+    // At every level the surface's land quads come first, no water texel inside or on them (so a
+    // draped land quad shows no water); every quad after them holds one. Coarse levels have
+    // quads whose corners are all land but which hold water: those count as water.
+    size_t landQuads = 0, waterQuads = 0, waterInsideOnly = 0;
     for (const MeshChunk& c : mesh.chunks)
         for (const IndexRange& r : c.lods) {
             ASSERT_LE(r.landCount, r.surfaceCount);
             for (uint32_t q = r.first; q < r.first + r.surfaceCount; q += 6) {
+                double x0 = INFINITY, x1 = -INFINITY, y0 = INFINITY, y1 = -INFINITY;
+                bool waterCorner = false;
+                for (uint32_t k = q; k < q + 6; ++k) {
+                    const MeshVertex& v = c.vertices[c.indices[k]];
+                    x0 = std::min(x0, double(v.x)), x1 = std::max(x1, double(v.x));
+                    y0 = std::min(y0, double(v.y)), y1 = std::max(y1, double(v.y));
+                    waterCorner |= (v.rgba >> 24) == 0;
+                }
                 bool water = false;
-                for (uint32_t k = q; k < q + 6; ++k) water |= (c.vertices[c.indices[k]].rgba >> 24) == 0;
+                for (double y = y0; y <= y1 + 1e-3 && !water; y += 1)
+                    for (double x = x0; x <= x1 + 1e-3 && !water; x += 1) water = (texel(x, y) >> 24) == 0;
                 EXPECT_EQ(water, q >= r.first + r.landCount);
                 ++(water ? waterQuads : landQuads);
+                waterInsideOnly += water && !waterCorner;
             }
         }
     EXPECT_GT(landQuads, 0u);
     EXPECT_GT(waterQuads, 0u);
+    EXPECT_GT(waterInsideOnly, 0u);
+}
+
+// A level's error is the largest height difference between the finest grid and the level's
+// triangles. On the paraboloid z = a (x² + y²) a triangle's edge of length L is off by a L² / 4
+// at its middle, so a level of spacing s (diagonals of s√2, a finest vertex at each middle) is
+// off by exactly a s² / 2, whatever the position.
+TEST(CityMeshTerrain, LevelErrorOnAParaboloid) {
+    CityModel city;
+    Terrain& t = city.terrain;
+    t.width = 257;
+    t.height = 257;
+    t.cellSize = 1;
+    t.originX = -128.5;
+    t.originY = 128.5;
+    t.heightM.resize(size_t(t.width) * t.height);
+    const double a = 0.002;
+    for (int r = 0; r < t.height; ++r)
+        for (int c = 0; c < t.width; ++c) {
+            const double x = t.originX + c + 0.5, y = t.originY - r - 0.5;
+            t.heightM[size_t(r) * t.width + c] = float(a * (x * x + y * y));
+        }
+    const CityMesh mesh = buildCityMesh(city, smallChunks());
+    size_t levels = 0;
+    for (const MeshChunk& c : mesh.chunks)
+        for (size_t k = 0; k < c.lods.size(); ++k, ++levels) {
+            const double s = double(1 << k), expected = k == 0 ? 0 : a * s * s / 2; // the finest level is itself
+            EXPECT_NEAR(c.lods[k].errorM, expected, 1e-4 + 1e-4 * a * s * s) << "level " << k << " chunk " << c.chunkX << "," << c.chunkY;
+        }
+    EXPECT_GT(levels, 16u * 5);
 }
 
 // ---- roads -----------------------------------------------------------------------------------

@@ -17,6 +17,7 @@
 #include <gdal_priv.h>
 #include <gtest/gtest.h>
 #include <random>
+#include <set>
 
 using namespace ct;
 using namespace ct::test;
@@ -249,6 +250,31 @@ TEST_F(MusterstadtRender, WaterAreasAreDrawnAsWater) {
         << "water " << w.r << "," << w.g << "," << w.b << " vs land " << land.r << "," << land.g << "," << land.b;
 }
 
+// The terrain's land use is draped per pixel, so its colours do not follow the level of detail:
+// the overview with the coarsest terrain the viewer's slider allows against the finest, light per
+// pixel on both sides. What may differ is light and outline where the coarse surface strays from
+// the fine one (under a pixel or so). With land use as vertex colours, every border of a field,
+// forest or the river smears over a coarse triangle (a few per cent of the pixels, the river
+// narrowing to a vertex's width).
+TEST_F(MusterstadtRender, TerrainColoursDoNotFollowItsLevelOfDetail) {
+    Camera cam = ui::overviewCamera(*scene, double(width) / height);
+    RenderSettings coarse, fine;
+    coarse.vertexLighting = fine.vertexLighting = false;
+    coarse.terrainDetail = 0.25f;
+    fine.terrainDetail = 64;
+    FrameStats coarseStats, fineStats;
+    const Picture a = target->render(cam, coarse, nullptr, &coarseStats), b = target->render(cam, fine, nullptr, &fineStats);
+    EXPECT_LT(coarseStats.triangles * 4, fineStats.triangles); // the levels do differ
+    size_t n = size_t(a.width) * a.height, over8 = 0;
+    for (size_t i = 0; i < n; ++i) {
+        int d = 0;
+        for (int k = 0; k < 3; ++k) d = std::max(d, std::abs(int(a.rgba[i * 4 + k]) - int(b.rgba[i * 4 + k])));
+        over8 += d > 8;
+    }
+    reportFigure("render", "overview_coarse_vs_fine_terrain_pixels_over_8_levels", double(over8));
+    EXPECT_LT(double(over8) / double(n), 0.002);
+}
+
 TEST_F(MusterstadtRender, TheSameSceneRendersToIdenticalPixels) {
     Camera cam = *ui::namedCamera(*scene, "Rathaus", double(width) / height);
     RenderSettings s;
@@ -327,6 +353,38 @@ TEST_F(MusterstadtRender, WaterShaderOnWaterQuadsOnlyLooksTheSame) {
             const double differ = differingShare(a, b);
             reportFigure("render", std::string(view) + (shadows ? "_shadows" : "") + "_water_split_differing_share", differ);
             EXPECT_EQ(differ, 0.0) << view << (shadows ? " with shadows" : "");
+        }
+}
+
+// The sky drawn only where it can be more than the plain ground tone below the horizon (the
+// frame cleared to that tone elsewhere), against the reference that draws it over the whole
+// screen: byte for byte the same looking down (no sky drawn at all), from the town's edge at
+// the horizon (the band below it, where the ground tone fades in, in view beyond the terrain),
+// and looking up, at noon and with the sun low.
+TEST_F(MusterstadtRender, SkyAboveTheGroundLineOnlyLooksTheSame) {
+    const double aspect = double(width) / height;
+    Camera edge; // on the town's south edge, looking out over the terrain's end
+    edge.eye = Vec3((scene->mesh.boundsMin[0] + scene->mesh.boundsMax[0]) / 2, scene->mesh.boundsMin[1] + 100, scene->mesh.boundsMax[2] + 30);
+    edge.yawDeg = 180;
+    edge.pitchDeg = -4;
+    Camera up = edge;
+    up.pitchDeg = 35;
+    const std::pair<const char*, Camera> views[] = {
+        {"overview", ui::overviewCamera(*scene, aspect)}, {"Rathaus", *ui::namedCamera(*scene, "Rathaus", aspect)}, {"edge", edge}, {"up", up}};
+    for (const auto& [name, cam] : views)
+        for (double elevation : {60.0, 3.0}) {
+            RenderSettings clipped, whole;
+            clipped.sun = whole.sun = SunPosition{200, elevation};
+            whole.skyAboveGroundLineOnly = false;
+            FrameStats clippedStats, wholeStats;
+            const Picture a = target->render(cam, clipped, nullptr, &clippedStats), b = target->render(cam, whole, nullptr, &wholeStats);
+            EXPECT_EQ(differingShare(a, b), 0.0) << name << " with the sun at " << elevation << "°";
+            if (std::string(name) == "overview") EXPECT_EQ(clippedStats.drawCalls + 1, wholeStats.drawCalls); // no sky drawn
+            if (std::string(name) == "edge") { // the band below the horizon is there: not all one tone
+                std::set<uint32_t> tones;
+                for (int y = 0; y < height; ++y) tones.insert(a.at(width / 2, y));
+                EXPECT_GT(tones.size(), 20u) << "sun at " << elevation << "°";
+            }
         }
 }
 

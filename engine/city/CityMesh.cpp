@@ -42,7 +42,7 @@ size_t CityMesh::bytes() const {
     size_t n = 0;
     for (const MeshChunk& c : chunks)
         n += c.vertices.size() * sizeof(MeshVertex) + c.indices.size() * sizeof(uint32_t);
-    return n;
+    return n + terrainDrape.rgba.size() * sizeof(uint32_t);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -920,6 +920,20 @@ MeshChunk buildTerrainChunk(const TerrainChunkInput& in, int col0, int col1, int
         auto at = [&](int c, int r) { return badSum[static_cast<size_t>(r) * (nqx + 1) + c]; };
         return at(c1, r1) - at(c0, r1) - at(c1, r0) + at(c0, r0) > 0;
     };
+    // Water: a summed-area table of water vertices, so a coarse quad holding water anywhere
+    // inside or on its border is drawn with the water (a drape shows every fine water vertex).
+    std::vector<uint32_t> wetSum(static_cast<size_t>(nvx + 1) * (nvy + 1), 0);
+    for (int r = 0; r < nvy; ++r)
+        for (int c = 0; c < nvx; ++c) {
+            const bool wet = ((*in.colors)[static_cast<size_t>(row0 + r) * g.nx + col0 + c] >> 24) < 128;
+            auto at = [&](int cc, int rr) -> uint32_t& { return wetSum[static_cast<size_t>(rr) * (nvx + 1) + cc]; };
+            at(c + 1, r + 1) = wet + at(c, r + 1) + at(c + 1, r) - at(c, r);
+        }
+    // Any water vertex in vertex columns [c0, c1] x rows [r0, r1] (chunk-local, inclusive)?
+    auto anyWater = [&](int c0, int c1, int r0, int r1) {
+        auto at = [&](int c, int r) { return wetSum[static_cast<size_t>(r) * (nvx + 1) + c]; };
+        return at(c1 + 1, r1 + 1) - at(c0, r1 + 1) - at(c1 + 1, r0) + at(c0, r0) > 0;
+    };
 
     // Vertices, with normals from central differences (one-sided at edges and next to nodata).
     chunk.vertices.resize(static_cast<size_t>(nvx) * nvy);
@@ -960,18 +974,32 @@ MeshChunk buildTerrainChunk(const TerrainChunkInput& in, int col0, int col1, int
         // Surface: two counter-clockwise triangles per quad (row 0 is north), quads touching
         // water after the others.
         std::vector<uint32_t> wet;
-        auto isWater = [&](uint32_t v) { return (chunk.vertices[v].rgba >> 24) < 128; };
         for (size_t b = 0; b + 1 < ys.size(); ++b)
             for (size_t a = 0; a + 1 < xs.size(); ++a) {
                 if (anyBad(xs[a], xs[a + 1], ys[b], ys[b + 1])) continue;
                 const uint32_t nw = index(xs[a], ys[b]), ne = index(xs[a + 1], ys[b]);
                 const uint32_t sw = index(xs[a], ys[b + 1]), se = index(xs[a + 1], ys[b + 1]);
-                const bool water = isWater(nw) || isWater(ne) || isWater(sw) || isWater(se);
-                std::vector<uint32_t>& to = water ? wet : chunk.indices;
+                std::vector<uint32_t>& to = anyWater(xs[a], xs[a + 1], ys[b], ys[b + 1]) ? wet : chunk.indices;
                 to.insert(to.end(), {sw, se, ne, sw, ne, nw});
             }
         const auto land = static_cast<uint32_t>(chunk.indices.size()) - first;
         chunk.indices.insert(chunk.indices.end(), wet.begin(), wet.end());
+        // How far the level's surface lies from the finest one: the largest height difference
+        // at a finest vertex, against the level's two triangles over it (diagonal sw-ne).
+        float errorM = 0;
+        for (size_t b = 0; k > 0 && b + 1 < ys.size(); ++b)
+            for (size_t a = 0; a + 1 < xs.size(); ++a) {
+                if (anyBad(xs[a], xs[a + 1], ys[b], ys[b + 1])) continue;
+                const float zsw = chunk.vertices[index(xs[a], ys[b + 1])].z, zse = chunk.vertices[index(xs[a + 1], ys[b + 1])].z;
+                const float zne = chunk.vertices[index(xs[a + 1], ys[b])].z, znw = chunk.vertices[index(xs[a], ys[b])].z;
+                for (int r = ys[b]; r <= ys[b + 1]; ++r)
+                    for (int c = xs[a]; c <= xs[a + 1]; ++c) {
+                        const float u = float(c - xs[a]) / float(xs[a + 1] - xs[a]); // east
+                        const float v = float(ys[b + 1] - r) / float(ys[b + 1] - ys[b]); // north
+                        const float z = u >= v ? zsw + u * (zse - zsw) + v * (zne - zse) : zsw + v * (znw - zsw) + u * (zne - znw);
+                        errorM = std::max(errorM, std::abs(chunk.vertices[index(c, r)].z - z));
+                    }
+            }
         const auto surface = static_cast<uint32_t>(chunk.indices.size()) - first;
         if (surface == 0) break;
 
@@ -1008,7 +1036,7 @@ MeshChunk buildTerrainChunk(const TerrainChunkInput& in, int col0, int col1, int
             const uint32_t b0 = lowered(t0), b1 = lowered(t1);
             chunk.indices.insert(chunk.indices.end(), {b0, b1, t1, b0, t1, t0});
         }
-        chunk.lods.push_back({first, static_cast<uint32_t>(chunk.indices.size()) - first, surface, land});
+        chunk.lods.push_back({first, static_cast<uint32_t>(chunk.indices.size()) - first, surface, land, errorM});
     }
     if (chunk.lods.empty()) return {};
     computeBounds(chunk);
@@ -1016,7 +1044,7 @@ MeshChunk buildTerrainChunk(const TerrainChunkInput& in, int col0, int col1, int
 }
 
 std::vector<MeshChunk> buildTerrain(const CityModel& city, const ChunkGrid& grid,
-                                    const CityMeshOptions& options) {
+                                    const CityMeshOptions& options, TerrainDrape& drape) {
     const Terrain& t = city.terrain;
     if (t.empty() || t.width < 2 || t.height < 2 || t.cellSize <= 0) return {};
     VertexGrid g{&t, 1, 0, 0, 0, 0, 0};
@@ -1037,8 +1065,8 @@ std::vector<MeshChunk> buildTerrain(const CityModel& city, const ChunkGrid& grid
 
     TerrainChunkInput in{&g, nullptr, false, std::max(1, options.terrainLods)};
     in.hasNodata = std::any_of(t.heightM.begin(), t.heightM.end(), [](float h) { return std::isnan(h); });
-    const std::vector<uint32_t> colors = terrainColors(city, g);
-    in.colors = &colors;
+    drape = {g.nx, g.ny, g.x0, g.y0, g.spacing, terrainColors(city, g)};
+    in.colors = &drape.rgba;
 
     const auto cols =
         quadRuns(g.nx - 1, [&](int q) { return grid.of(Vec2(g.x(q) + 0.5 * g.spacing, 0)).first; });
@@ -1396,7 +1424,7 @@ CityMesh buildCityMesh(const CityModel& city, const CityMeshOptions& options) {
                            std::floor(bounds.min.y() / mesh.chunkSizeM) * mesh.chunkSizeM);
     const ChunkGrid grid{mesh.origin, mesh.chunkSizeM};
 
-    std::vector<MeshChunk> terrain = buildTerrain(city, grid, options);
+    std::vector<MeshChunk> terrain = buildTerrain(city, grid, options, mesh.terrainDrape);
 
     // Buildings, each whole in the chunk of its centroid.
     const Buildings& b = city.buildings;

@@ -29,13 +29,14 @@ struct IndexRange {
     // The first surfaceCount indices of the range are the surface; the rest are the terrain
     // skirt (hanging walls against cracks), which a picker leaves out. = count without skirt.
     uint32_t surfaceCount = 0;
-    // Terrain: the first landCount indices of the surface are quads without a water vertex, the
-    // rest of it quads with one (a renderer can spare the land its water shading). = surfaceCount
-    // without water.
+    // Terrain: the first landCount indices of the surface are quads without a water vertex of the
+    // finest grid inside or on them, the rest of it quads with one (a renderer can spare the land
+    // its water shading, and drape the land use on the land quads without meeting water). =
+    // surfaceCount without water.
     uint32_t landCount = 0;
-    // Buildings' coarse level: how far (metres) its surfaces may lie from the finest level's,
-    // for a renderer to take it where that is under a pixel. 0 for finest and terrain levels
-    // (a terrain level's error follows from its grid spacing).
+    // How far (metres) this level's surfaces may lie from the finest level's, for a renderer to
+    // take it where that is under a pixel: buildings' coarse level an upper bound; a terrain
+    // level the largest height difference at a finest vertex. 0 for the finest level.
     float errorM = 0;
 };
 
@@ -62,7 +63,7 @@ struct CityMeshOptions {
     // most terrainMaxVertices), and up to terrainLods levels, each half as dense.
     int terrainStep = 0;
     size_t terrainMaxVertices = 2'000'000;
-    int terrainLods = 4;
+    int terrainLods = 6;
     float roadLift = 0.25f;      // metres above the terrain, against z-fighting
     bool lod2Roofs = true;       // draw imported LoD2 roof surfaces instead of flat roofs
     // Buildings' coarse level: a flat-roofed footprint part of more than four corners (no holes)
@@ -71,16 +72,27 @@ struct CityMeshOptions {
     double buildingCoarseMaxErrorM = 8;
 };
 
+// The terrain's land use as an image, for a renderer to drape per pixel so the colours need not
+// follow the grid of a coarse level: one texel per vertex of the finest terrain grid, RGBA like
+// MeshVertex::rgba (A = 0 on water), row 0 north. Empty without terrain.
+struct TerrainDrape {
+    int width = 0, height = 0;
+    double x0 = 0, y0 = 0; // local position of texel (0, 0)'s centre, the north-west vertex
+    double spacing = 0;    // metres between texel centres
+    std::vector<uint32_t> rgba;
+};
+
 struct CityMesh {
     Vec2 origin{0, 0}; // local coordinates of chunk (0, 0)'s lower-left corner
     double chunkSizeM = 512;
     std::vector<MeshChunk> chunks;
+    TerrainDrape terrainDrape;
     std::array<float, 3> boundsMin{}, boundsMax{};
     // Object ids: buildings = building index; roads = index of the directed edge the ribbon
     // was made from (a two-way street is one ribbon, named by its lower edge index).
     size_t triangleCount(MeshLayer layer) const; // finest level
     size_t triangleCount() const;
-    size_t bytes() const;                        // vertex + index memory
+    size_t bytes() const;                        // vertex, index and drape memory
 };
 
 CityMesh buildCityMesh(const CityModel& city, const CityMeshOptions& options = {});

@@ -26,6 +26,12 @@ const uint32_t cityLitVert[] =
 const uint32_t cityLitFrag[] =
 #include "city_lit.frag.spv.inc"
     ;
+const uint32_t terrainLitVert[] =
+#include "terrain_lit.vert.spv.inc"
+    ;
+const uint32_t terrainLitFrag[] =
+#include "terrain_lit.frag.spv.inc"
+    ;
 const uint32_t buildingVert[] =
 #include "building.vert.spv.inc"
     ;
@@ -75,6 +81,8 @@ struct FrameUniforms {
     float terrainRange[4], gridGeo[4], gridInfo[4], gridFlags[4];
     uint32_t selection[4];
     float screen[4];
+    float drapeMap[4];
+    float skyCorners[5][4];
     float gridLut[32][4];
 };
 
@@ -103,6 +111,9 @@ struct ChunkDraw {
 };
 
 constexpr uint32_t shadowSize = 2048;
+// Terrain level of detail at RenderSettings::terrainDetail 1: heights within a pixel of the
+// finest level's, triangle edges under 12 pixels.
+constexpr double terrainErrorPx = 1, terrainEdgePx = 12;
 
 float srgbToLinear(uint8_t c) { return std::pow(c / 255.0f, 2.2f); }
 
@@ -140,8 +151,8 @@ struct Renderer::Impl {
     Buffer hudVertices[framesInFlight];
     // [layer][shadows][grid][water]: specialised fragment shaders; water only for the terrain.
     VkPipeline city[meshLayerCount][2][2][2]{};
-    // The city lit per vertex (city_lit.glsl), without shadows: buildings, roads without a grid,
-    // terrain chunks without water or grid whose triangles are a few pixels wide.
+    // The city lit per vertex (city_lit.glsl, terrain_lit.*), without shadows: buildings, roads
+    // without a grid, terrain chunks' land quads without a grid whose triangles are a few pixels wide.
     VkPipeline cityLit[meshLayerCount]{};
     VkPipeline sky = VK_NULL_HANDLE, agents = VK_NULL_HANDLE, markers = VK_NULL_HANDLE, hud = VK_NULL_HANDLE;
     // Shadow casters: only the faces turned towards the sun, or both sides (the reference).
@@ -151,6 +162,8 @@ struct Renderer::Impl {
     VkFramebuffer shadowFramebuffer = VK_NULL_HANDLE;
     VkSampler shadowSampler = VK_NULL_HANDLE, nearestSampler = VK_NULL_HANDLE, linearSampler = VK_NULL_HANDLE;
     Image fontAtlas;
+    Image drape; // the terrain's land use (CityMesh::terrainDrape), one opaque texel without terrain
+    float drapeMap[4]{}; // FrameUniforms::drapeMap
     Buffer vertices, indices, agentBuffer, markerBuffer;
     uint32_t agentCount = 0, markerCount = 0;
     std::vector<Marker> markerList;
@@ -161,6 +174,27 @@ struct Renderer::Impl {
 };
 
 namespace {
+// The part of the screen (NDC, a convex polygon of 0 to 5 corners) where the sky can be more
+// than the plain ground tone: where a view ray rises above z = -1/6 of its length (frame.glsl:
+// skyColor); elsewhere the frame's clear colour is that tone. The unnormalised ray f + x·tanX·r −
+// y·tanY·u is linear in the NDC point (x, y), so its z ≥ −0.2 × the longest ray's length (a
+// corner's) is a half-plane holding every such pixel: the screen square clipped to it. On a CPU
+// device the sky's cost is per pixel covered, drawn or not: an overview looking down skips it.
+std::vector<Eigen::Vector2d> skyPolygon(const Vec3& f, const Vec3& r, const Vec3& u, double tanX, double tanY, bool clip) {
+    const std::vector<Eigen::Vector2d> square = {{-1, -1}, {1, -1}, {1, 1}, {-1, 1}};
+    if (!clip) return square;
+    const double reach = std::sqrt(1 + tanX * tanX + tanY * tanY);
+    auto g = [&](const Eigen::Vector2d& p) { return f.z() + p.x() * tanX * r.z() - p.y() * tanY * u.z() + 0.2 * reach; };
+    std::vector<Eigen::Vector2d> out;
+    for (size_t i = 0; i < square.size(); ++i) {
+        const Eigen::Vector2d &a = square[i], &b = square[(i + 1) % square.size()];
+        const double ga = g(a), gb = g(b);
+        if (ga >= 0) out.push_back(a);
+        if ((ga >= 0) != (gb >= 0)) out.push_back(a + (b - a) * (ga / (ga - gb)));
+    }
+    return out;
+}
+
 // Starts the shadow pass with the map cleared to the far depth.
 void beginShadowPass(const Renderer::Impl& I, VkCommandBuffer cmd) {
     VkClearValue clear{};
@@ -180,11 +214,12 @@ void updateDescriptors(const Renderer::Impl& I) {
         for (int f = 0; f < Renderer::framesInFlight; ++f) {
             VkDescriptorBufferInfo bi[4] = {{side.uniforms[f].buffer, 0, VK_WHOLE_SIZE}, {side.objectColors.buffer, 0, VK_WHOLE_SIZE},
                                             {I.agentBuffer.buffer, 0, VK_WHOLE_SIZE}, {I.markerBuffer.buffer, 0, VK_WHOLE_SIZE}};
-            VkDescriptorImageInfo ii[3] = {{I.nearestSampler, side.gridImage.view, VK_IMAGE_LAYOUT_SHADER_READ_ONLY_OPTIMAL},
+            VkDescriptorImageInfo ii[4] = {{I.nearestSampler, side.gridImage.view, VK_IMAGE_LAYOUT_SHADER_READ_ONLY_OPTIMAL},
                                            {I.shadowSampler, I.shadowMap.view, VK_IMAGE_LAYOUT_DEPTH_STENCIL_READ_ONLY_OPTIMAL},
-                                           {I.linearSampler, I.fontAtlas.view, VK_IMAGE_LAYOUT_SHADER_READ_ONLY_OPTIMAL}};
-            VkWriteDescriptorSet w[7]{};
-            for (uint32_t i = 0; i < 7; ++i) {
+                                           {I.linearSampler, I.fontAtlas.view, VK_IMAGE_LAYOUT_SHADER_READ_ONLY_OPTIMAL},
+                                           {I.linearSampler, I.drape.view, VK_IMAGE_LAYOUT_SHADER_READ_ONLY_OPTIMAL}};
+            VkWriteDescriptorSet w[8]{};
+            for (uint32_t i = 0; i < 8; ++i) {
                 w[i].sType = VK_STRUCTURE_TYPE_WRITE_DESCRIPTOR_SET;
                 w[i].dstSet = side.sets[f];
                 w[i].dstBinding = i;
@@ -197,8 +232,35 @@ void updateDescriptors(const Renderer::Impl& I) {
                     w[i].pImageInfo = &ii[i - 4];
                 }
             }
-            vkUpdateDescriptorSets(I.dev, 7, w, 0, nullptr);
+            vkUpdateDescriptorSets(I.dev, 8, w, 0, nullptr);
         }
+}
+
+// The terrain's land use into the drape image, and the map from local x, y to its u, v (texel
+// centres on the grid's vertices). Where the grid is larger than the device's largest image, a
+// vertex every few (nearest); without terrain one opaque texel.
+void uploadDrape(VulkanContext& ctx, Renderer::Impl& I, const TerrainDrape& drape) {
+    ctx.destroy(I.drape);
+    const uint32_t meadow = 0xFF66BA96u; // opaque; no terrain samples it where there is none
+    const int limit = int(ctx.properties().limits.maxImageDimension2D);
+    const int stride = drape.rgba.empty() ? 1 : (std::max(drape.width, drape.height) + limit - 1) / limit;
+    const int w = drape.rgba.empty() ? 1 : (drape.width - 1) / stride + 1, h = drape.rgba.empty() ? 1 : (drape.height - 1) / stride + 1;
+    std::vector<uint32_t> texels(size_t(w) * h, meadow);
+    if (!drape.rgba.empty())
+        for (int r = 0; r < h; ++r)
+            for (int c = 0; c < w; ++c) texels[size_t(r) * w + c] = drape.rgba[size_t(r) * stride * drape.width + size_t(c) * stride];
+    I.drape = ctx.createImage({uint32_t(w), uint32_t(h)}, VK_FORMAT_R8G8B8A8_UNORM, VK_IMAGE_USAGE_SAMPLED_BIT | VK_IMAGE_USAGE_TRANSFER_DST_BIT,
+                              VK_IMAGE_ASPECT_COLOR_BIT);
+    ctx.uploadImage(I.drape, texels.data(), texels.size() * sizeof(uint32_t));
+    if (drape.rgba.empty()) {
+        std::fill_n(I.drapeMap, 4, 0.0f); // any position: the one texel
+        return;
+    }
+    const double spacing = drape.spacing * stride; // u = ((x - x0) / spacing + 0.5) / w; v likewise, south down the rows
+    I.drapeMap[0] = float(1 / (spacing * w));
+    I.drapeMap[1] = float(-1 / (spacing * h));
+    I.drapeMap[2] = float((0.5 - drape.x0 / spacing) / w);
+    I.drapeMap[3] = float((0.5 + drape.y0 / spacing) / h);
 }
 
 // A side's grid values into its image (nullptr: one NaN texel) and its colour map; true if
@@ -336,23 +398,24 @@ Renderer::Renderer(VulkanContext& ctx, VkFormat colorFormat, VkImageLayout final
     sci.magFilter = sci.minFilter = VK_FILTER_NEAREST;
     sci.addressModeU = sci.addressModeV = sci.addressModeW = VK_SAMPLER_ADDRESS_MODE_CLAMP_TO_EDGE;
     vkCheck(vkCreateSampler(d, &sci, nullptr, &I.nearestSampler), "vkCreateSampler");
-    sci.magFilter = sci.minFilter = VK_FILTER_LINEAR; // the font's distance field
+    sci.magFilter = sci.minFilter = VK_FILTER_LINEAR; // the font's distance field, the terrain drape
     vkCheck(vkCreateSampler(d, &sci, nullptr, &I.linearSampler), "vkCreateSampler");
 
     // One descriptor set layout for every pipeline: frame uniforms, object colours, agents,
-    // markers, grid, shadow map, font atlas.
-    VkDescriptorSetLayoutBinding b[7]{};
-    VkDescriptorType types[7] = {VK_DESCRIPTOR_TYPE_UNIFORM_BUFFER, VK_DESCRIPTOR_TYPE_STORAGE_BUFFER, VK_DESCRIPTOR_TYPE_STORAGE_BUFFER,
+    // markers, grid, shadow map, font atlas, terrain drape.
+    VkDescriptorSetLayoutBinding b[8]{};
+    VkDescriptorType types[8] = {VK_DESCRIPTOR_TYPE_UNIFORM_BUFFER, VK_DESCRIPTOR_TYPE_STORAGE_BUFFER, VK_DESCRIPTOR_TYPE_STORAGE_BUFFER,
                                  VK_DESCRIPTOR_TYPE_STORAGE_BUFFER, VK_DESCRIPTOR_TYPE_COMBINED_IMAGE_SAMPLER,
-                                 VK_DESCRIPTOR_TYPE_COMBINED_IMAGE_SAMPLER, VK_DESCRIPTOR_TYPE_COMBINED_IMAGE_SAMPLER};
-    for (uint32_t i = 0; i < 7; ++i) {
+                                 VK_DESCRIPTOR_TYPE_COMBINED_IMAGE_SAMPLER, VK_DESCRIPTOR_TYPE_COMBINED_IMAGE_SAMPLER,
+                                 VK_DESCRIPTOR_TYPE_COMBINED_IMAGE_SAMPLER};
+    for (uint32_t i = 0; i < 8; ++i) {
         b[i].binding = i;
         b[i].descriptorType = types[i];
         b[i].descriptorCount = 1;
         b[i].stageFlags = VK_SHADER_STAGE_VERTEX_BIT | VK_SHADER_STAGE_FRAGMENT_BIT;
     }
     VkDescriptorSetLayoutCreateInfo dli{VK_STRUCTURE_TYPE_DESCRIPTOR_SET_LAYOUT_CREATE_INFO};
-    dli.bindingCount = 7;
+    dli.bindingCount = 8;
     dli.pBindings = b;
     vkCheck(vkCreateDescriptorSetLayout(d, &dli, nullptr, &I.setLayout), "vkCreateDescriptorSetLayout");
     VkPushConstantRange pcr{VK_SHADER_STAGE_VERTEX_BIT | VK_SHADER_STAGE_FRAGMENT_BIT, 0, sizeof(PushConstants)};
@@ -365,7 +428,7 @@ Renderer::Renderer(VulkanContext& ctx, VkFormat colorFormat, VkImageLayout final
     constexpr uint32_t setCount = 2 * framesInFlight; // per side and frame in flight
     VkDescriptorPoolSize sizes[3] = {{VK_DESCRIPTOR_TYPE_UNIFORM_BUFFER, setCount},
                                      {VK_DESCRIPTOR_TYPE_STORAGE_BUFFER, 3 * setCount},
-                                     {VK_DESCRIPTOR_TYPE_COMBINED_IMAGE_SAMPLER, 3 * setCount}};
+                                     {VK_DESCRIPTOR_TYPE_COMBINED_IMAGE_SAMPLER, 4 * setCount}};
     VkDescriptorPoolCreateInfo dpi{VK_STRUCTURE_TYPE_DESCRIPTOR_POOL_CREATE_INFO};
     dpi.maxSets = setCount;
     dpi.poolSizeCount = 3;
@@ -387,7 +450,9 @@ Renderer::Renderer(VulkanContext& ctx, VkFormat colorFormat, VkImageLayout final
         const uint32_t* code;
         size_t bytes;
     };
-    auto makePipeline = [&](Stage vs, std::optional<Stage> fs, bool cityVertices, bool hudVertices, bool depthTest, bool depthWrite,
+    // cityAttributes: how many of MeshVertex's attributes the vertex shader reads (position,
+    // normal, colour, object id; 0: no city vertices).
+    auto makePipeline = [&](Stage vs, std::optional<Stage> fs, uint32_t cityAttributes, bool hudVertices, bool depthTest, bool depthWrite,
                             VkCullModeFlags cull, bool blend, VkRenderPass pass, bool depthBias,
                             const VkSpecializationInfo* constants = nullptr) { // for both stages
         VkShaderModule vm = makeModule(d, vs.code, vs.bytes);
@@ -401,10 +466,10 @@ Renderer::Renderer(VulkanContext& ctx, VkFormat colorFormat, VkImageLayout final
                                                       {2, 0, VK_FORMAT_R8G8B8A8_UNORM, 24},
                                                       {3, 0, VK_FORMAT_R32_UINT, 28}};
         VkPipelineVertexInputStateCreateInfo vi{VK_STRUCTURE_TYPE_PIPELINE_VERTEX_INPUT_STATE_CREATE_INFO};
-        if (cityVertices) {
+        if (cityAttributes > 0) {
             vi.vertexBindingDescriptionCount = 1;
             vi.pVertexBindingDescriptions = &binding;
-            vi.vertexAttributeDescriptionCount = fs ? 4 : 1; // the shadow pass reads positions only
+            vi.vertexAttributeDescriptionCount = cityAttributes;
             vi.pVertexAttributeDescriptions = attrs;
         }
         VkVertexInputBindingDescription hudBinding{0, sizeof(HudVertex), VK_VERTEX_INPUT_RATE_VERTEX};
@@ -473,7 +538,7 @@ Renderer::Renderer(VulkanContext& ctx, VkFormat colorFormat, VkImageLayout final
         return p;
     };
 #define STAGE(a) Stage{a, sizeof(a)}
-    I.sky = makePipeline(STAGE(skyVert), STAGE(skyFrag), false, false, true, false, VK_CULL_MODE_NONE, false, mainPass_, false);
+    I.sky = makePipeline(STAGE(skyVert), STAGE(skyFrag), 0, false, true, false, VK_CULL_MODE_NONE, false, mainPass_, false);
     for (uint32_t layer = 0; layer < meshLayerCount; ++layer)
         for (uint32_t shadows = 0; shadows < 2; ++shadows)
             for (uint32_t grid = 0; grid < 2; ++grid)
@@ -483,24 +548,26 @@ Renderer::Renderer(VulkanContext& ctx, VkFormat colorFormat, VkImageLayout final
                     const VkSpecializationInfo spec{4, entries, sizeof values, values};
                     const bool flat = layer == uint32_t(MeshLayer::Buildings);
                     I.city[layer][shadows][grid][water] =
-                        makePipeline(flat ? STAGE(buildingVert) : STAGE(cityVert), flat ? STAGE(buildingFrag) : STAGE(cityFrag), true,
+                        makePipeline(flat ? STAGE(buildingVert) : STAGE(cityVert), flat ? STAGE(buildingFrag) : STAGE(cityFrag), 4,
                                      false, true, true, VK_CULL_MODE_BACK_BIT, false, mainPass_, false, &spec);
                 }
     for (uint32_t layer = 0; layer < meshLayerCount; ++layer) {
         const VkSpecializationMapEntry entry{0, 0, 4}; // constant_id 0 = LAYER in city_lit.glsl
         const VkSpecializationInfo spec{1, &entry, sizeof layer, &layer};
-        const bool flat = layer == uint32_t(MeshLayer::Buildings);
-        I.cityLit[layer] = makePipeline(flat ? STAGE(buildingLitVert) : STAGE(cityLitVert), flat ? STAGE(buildingLitFrag) : STAGE(cityLitFrag),
-                                        true, false, true, true, VK_CULL_MODE_BACK_BIT, false, mainPass_, false, &spec);
+        const bool flat = layer == uint32_t(MeshLayer::Buildings), terrain = layer == uint32_t(MeshLayer::Terrain);
+        I.cityLit[layer] = makePipeline(flat ? STAGE(buildingLitVert) : terrain ? STAGE(terrainLitVert) : STAGE(cityLitVert),
+                                        flat ? STAGE(buildingLitFrag) : terrain ? STAGE(terrainLitFrag) : STAGE(cityLitFrag),
+                                        terrain ? 2 : 4, false,
+                                        true, true, VK_CULL_MODE_BACK_BIT, false, mainPass_, false, &spec);
     }
-    I.agents = makePipeline(STAGE(agentVert), STAGE(agentFrag), false, false, true, true, VK_CULL_MODE_BACK_BIT, false, mainPass_, false);
-    I.markers = makePipeline(STAGE(markerVert), STAGE(markerFrag), false, false, false, false, VK_CULL_MODE_NONE, false, mainPass_, false);
-    I.hud = makePipeline(STAGE(hudVert), STAGE(hudFrag), false, true, false, false, VK_CULL_MODE_NONE, true, mainPass_, false);
+    I.agents = makePipeline(STAGE(agentVert), STAGE(agentFrag), 0, false, true, true, VK_CULL_MODE_BACK_BIT, false, mainPass_, false);
+    I.markers = makePipeline(STAGE(markerVert), STAGE(markerFrag), 0, false, false, false, VK_CULL_MODE_NONE, false, mainPass_, false);
+    I.hud = makePipeline(STAGE(hudVert), STAGE(hudFrag), 0, true, false, false, VK_CULL_MODE_NONE, true, mainPass_, false);
     // The light's projection keeps y up where the camera's flips it for Vulkan, so seen from the
     // sun the winding is mirrored: FRONT in Vulkan's terms are the faces turned away from it.
-    I.shadowSunFacing = makePipeline(STAGE(shadowVert), std::nullopt, true, false, true, true, VK_CULL_MODE_FRONT_BIT, false,
+    I.shadowSunFacing = makePipeline(STAGE(shadowVert), std::nullopt, 1, false, true, true, VK_CULL_MODE_FRONT_BIT, false,
                                      I.shadowPass, true);
-    I.shadowBothSides = makePipeline(STAGE(shadowVert), std::nullopt, true, false, true, true, VK_CULL_MODE_NONE, false,
+    I.shadowBothSides = makePipeline(STAGE(shadowVert), std::nullopt, 1, false, true, true, VK_CULL_MODE_NONE, false,
                                      I.shadowPass, true);
 #undef STAGE
 
@@ -508,6 +575,7 @@ Renderer::Renderer(VulkanContext& ctx, VkFormat colorFormat, VkImageLayout final
     I.fontAtlas = ctx.createImage({uint32_t(font.width()), uint32_t(font.height())}, VK_FORMAT_R8_UNORM,
                                   VK_IMAGE_USAGE_SAMPLED_BIT | VK_IMAGE_USAGE_TRANSFER_DST_BIT, VK_IMAGE_ASPECT_COLOR_BIT);
     ctx.uploadImage(I.fontAtlas, font.pixels().data(), font.pixels().size());
+    uploadDrape(ctx, I, TerrainDrape{});
     // Placeholders so every descriptor is valid before the first overlay arrives.
     I.agentBuffer = ctx.createBuffer(sizeof(GpuAgent), VK_BUFFER_USAGE_STORAGE_BUFFER_BIT, true);
     I.markerBuffer = ctx.createBuffer(sizeof(GpuMarker), VK_BUFFER_USAGE_STORAGE_BUFFER_BIT, true);
@@ -545,6 +613,7 @@ Renderer::~Renderer() {
     vkDestroyRenderPass(d, mainPass_, nullptr);
     ctx_.destroy(I.shadowMap);
     ctx_.destroy(I.fontAtlas);
+    ctx_.destroy(I.drape);
     for (SideData& side : I.sides) {
         ctx_.destroy(side.gridImage);
         ctx_.destroy(side.objectColors);
@@ -598,6 +667,7 @@ void Renderer::setCity(const CityMesh& mesh, double latDeg, double lonDeg) {
     I.indices = ctx_.createDeviceBuffer(indices.data(), indices.size() * sizeof(uint32_t), VK_BUFFER_USAGE_INDEX_BUFFER_BIT);
     I.buildingObjects = objects[1];
     I.roadObjects = objects[2];
+    uploadDrape(ctx_, I, mesh.terrainDrape);
     for (SideData& side : I.sides) {
         ctx_.destroy(side.objectColors);
         side.objectColors = ctx_.createBuffer(std::max<size_t>(16, (I.buildingObjects + I.roadObjects) * 4ull),
@@ -721,6 +791,8 @@ FrameStats Renderer::record(VkCommandBuffer cmd, int frame, VkFramebuffer frameb
     set4(u.cameraRight, r.x(), r.y(), r.z(), t * aspect);
     set4(u.cameraUp, up.x(), up.y(), up.z(), t);
     set4(u.cameraForward, f.x(), f.y(), f.z(), 0);
+    const std::vector<Eigen::Vector2d> sky = skyPolygon(f, r, up, t * aspect, t, settings.skyAboveGroundLineOnly);
+    for (size_t i = 0; i < sky.size(); ++i) set4(u.skyCorners[i], sky[i].x(), sky[i].y(), 0, 0);
     double elev = sun.elevationDeg;
     auto smooth = [](double a, double b, double x) {
         double k = std::clamp((x - a) / (b - a), 0.0, 1.0);
@@ -738,6 +810,7 @@ FrameStats Renderer::record(VkCommandBuffer cmd, int frame, VkFramebuffer frameb
         u.selection[2] = 1;
     }
     set4(u.screen, extent.width, extent.height, settings.markerSizePx, 0);
+    std::memcpy(u.drapeMap, I.drapeMap, sizeof u.drapeMap);
     // Per side: the same frame with that side's grid. A split draws pixel columns [0, splitX)
     // with the Left side and [splitX, width) with the Right one.
     const bool split = settings.splitAtPx.has_value();
@@ -819,7 +892,11 @@ FrameStats Renderer::record(VkCommandBuffer cmd, int frame, VkFramebuffer frameb
     }
 
     VkClearValue clears[2]{};
-    clears[0].color = {{0.6f, 0.7f, 0.8f, 1.0f}};
+    for (int i = 0; i < 3; ++i) { // the sky's ground tone for display (frame.glsl: skyColor, toDisplay), in float like there
+        const float ground[3] = {0.16f, 0.17f, 0.15f};
+        clears[0].color.float32[i] = std::sqrt(std::clamp(ground[i] * (0.3f + 0.7f * u.sunDir[3]), 0.0f, 1.0f));
+    }
+    clears[0].color.float32[3] = 1;
     clears[1].depthStencil = {0.0f, 0}; // reverse-Z: far is 0
     VkRenderPassBeginInfo rbi{VK_STRUCTURE_TYPE_RENDER_PASS_BEGIN_INFO};
     rbi.renderPass = mainPass_;
@@ -893,11 +970,16 @@ FrameStats Renderer::record(VkCommandBuffer cmd, int frame, VkFramebuffer frameb
                     if (L == MeshLayer::Buildings && c.lods.size() > 1 && c.lods[1].errorM <= settings.buildingCoarsePx * pixelAtChunk())
                         range = c.lods[1];
                     if (L == MeshLayer::Terrain && c.lods.size() > 1) {
-                        double allowed = 6 * pixelAtChunk() / std::max(settings.terrainDetail, 0.01f); // metres per triangle edge
+                        // The coarsest level whose heights stay within terrainErrorPx of the finest
+                        // and whose triangle edges stay under terrainEdgePx (light is interpolated
+                        // between vertices; the land use is draped per pixel), at the chunk's
+                        // nearest point. Metres per pixel, smaller for more detail:
+                        const double pixel = pixelAtChunk() / std::max(settings.terrainDetail, 0.01f);
+                        auto edgeFits = [&](int level) { return c.spacing * double(1 << level) <= terrainEdgePx * pixel; };
                         int lod = 0;
-                        while (lod + 1 < int(c.lods.size()) && c.spacing * double(1 << (lod + 1)) <= allowed) ++lod;
+                        while (lod + 1 < int(c.lods.size()) && edgeFits(lod + 1) && c.lods[size_t(lod + 1)].errorM <= terrainErrorPx * pixel) ++lod;
                         range = c.lods[size_t(lod)];
-                        fineEnough = c.spacing * double(1 << lod) <= allowed;
+                        fineEnough = edgeFits(lod);
                     }
                     if (L == MeshLayer::Terrain) { // only the pipeline changes between terrain chunks
                         VkPipeline land = vertexLit && fineEnough ? I.cityLit[layer] : variants[0];
@@ -923,9 +1005,11 @@ FrameStats Renderer::record(VkCommandBuffer cmd, int frame, VkFramebuffer frameb
         }
         setViewport(extent); // the whole frame again
     }
-    bindCommon(I.sky); // after the opaque city: the depth test leaves only the background
-    vkCmdDraw(cmd, 3, 1, 0, 0);
-    stats.drawCalls++;
+    if (sky.size() >= 3) {
+        bindCommon(I.sky); // after the opaque city: the depth test leaves only the background
+        vkCmdDraw(cmd, uint32_t(3 * (sky.size() - 2)), 1, 0, 0);
+        stats.drawCalls++;
+    }
     if (settings.show.agents && I.agentCount > 0) {
         bindCommon(I.agents);
         vkCmdDraw(cmd, 30, I.agentCount, 0, 0);

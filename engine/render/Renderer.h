@@ -41,7 +41,9 @@ struct RenderSettings {
     std::optional<SunPosition> sun; // overrides the sun from `time`
     std::optional<Selection> selection;
     float markerSizePx = 7;
-    float terrainDetail = 1; // > 1: finer terrain further away (triangle edges under 6 / terrainDetail pixels)
+    // > 1: finer terrain further away (heights within 0.5 / terrainDetail pixels of the finest
+    // level's, triangle edges under 12 / terrainDetail pixels).
+    float terrainDetail = 1;
     // Buildings far enough away are drawn at their chunk's coarse level (footprints as enclosing
     // rectangles, see CityMesh.h) where its error stays under this many pixels; 0: always fine.
     float buildingCoarsePx = 1;
@@ -60,6 +62,10 @@ struct RenderSettings {
     // only the others with the water shader (its reflection is costly per pixel on a CPU device;
     // off: the whole chunk with the water shader, the reference).
     bool waterShaderOnWaterQuadsOnly = true;
+    // The sky drawn only on the part of the screen where it is more than the plain ground tone
+    // below the horizon, the frame cleared to that tone elsewhere (the same picture; off: the
+    // sky over the whole screen, the reference).
+    bool skyAboveGroundLineOnly = true;
 };
 
 struct FrameStats {

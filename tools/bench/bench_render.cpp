@@ -92,6 +92,13 @@ void reportCoarseBuildings(OffscreenTarget& target, const Camera& cam, const Ren
     reportSaver(target, cam, s, allFine, "  buildings all fine (the reference)", "coarse far buildings", frames);
 }
 
+// The sky drawn only where it is more than the ground tone, against over the whole screen.
+void reportSky(OffscreenTarget& target, const Camera& cam, const RenderSettings& s, int frames) {
+    RenderSettings wholeScreen = s;
+    wholeScreen.skyAboveGroundLineOnly = false;
+    reportSaver(target, cam, s, wholeScreen, "  sky over the whole screen (the reference)", "sky above the ground line only", frames);
+}
+
 int run(int argc, char** argv);
 
 } // namespace
@@ -160,6 +167,7 @@ int run(int argc, char** argv) {
         RenderSettings perPixel = s;
         perPixel.vertexLighting = false;
         reportSaver(target, overview, s, perPixel, "  lit per pixel (the reference)", "lighting per vertex", frames);
+        reportSky(target, overview, s, frames);
         RenderSettings sh = s;
         sh.shadows = true;
         report("overview with shadows", timeFrames(target, overview, sh, frames, "city-overview-shadows"));
@@ -208,6 +216,7 @@ int run(int argc, char** argv) {
         wholeWaterChunks.waterShaderOnWaterQuadsOnly = false;
         reportSaver(target, overview, s, wholeWaterChunks, "  water chunks all water-shaded (the reference)", "water shader on water quads only",
                     frames);
+        reportSky(target, overview, s, frames);
         RenderSettings sh = s;
         sh.shadows = true;
         report("overview with shadows", timeFrames(target, overview, sh, frames, "town-overview-shadows"));
