@@ -1,5 +1,8 @@
 #version 450
-// Instanced agents (vehicles, people): a box per instance, built from gl_VertexIndex.
+// Instanced agents (vehicles, people): a box per instance, drawn indexed from its 8 corners
+// (gl_VertexIndex is a corner), lit per vertex. As with the buildings (CityMesh.h), each face's
+// triangles start at a corner of their own — the provoking vertex, which carries that face's
+// normal and so its light (flat) — so a box shades 8 vertices, not 30.
 #extension GL_GOOGLE_include_directive : require
 #include "frame.glsl"
 
@@ -9,26 +12,25 @@ struct Agent {
 };
 layout(std430, set = 0, binding = 2) readonly buffer Agents { Agent agents[]; };
 
-layout(location = 0) out vec3 worldPos;
-layout(location = 1) out vec3 normal;
-layout(location = 2) out vec3 color;
+layout(location = 0) flat out vec3 litColor;
 
 const vec3 corners[8] = vec3[](vec3(-0.5, -0.5, 0), vec3(0.5, -0.5, 0), vec3(0.5, 0.5, 0), vec3(-0.5, 0.5, 0),
                                vec3(-0.5, -0.5, 1), vec3(0.5, -0.5, 1), vec3(0.5, 0.5, 1), vec3(-0.5, 0.5, 1));
-// Five faces (no bottom), two counter-clockwise triangles each, seen from outside.
-const int faces[30] = int[](4, 5, 6, 4, 6, 7,  0, 1, 5, 0, 5, 4,  1, 2, 6, 1, 6, 5,  2, 3, 7, 2, 7, 6,  3, 0, 4, 3, 4, 7);
-const vec3 faceNormals[5] = vec3[](vec3(0, 0, 1), vec3(0, -1, 0), vec3(1, 0, 0), vec3(0, 1, 0), vec3(-1, 0, 0));
+// The normal of the face each corner starts (Renderer.cpp: agentIndices): 0 south, 1 east,
+// 2 north, 3 west, 4 the roof; 5–7 start none.
+const vec3 cornerNormals[8] = vec3[](vec3(0, -1, 0), vec3(1, 0, 0), vec3(0, 1, 0), vec3(-1, 0, 0),
+                                     vec3(0, 0, 1), vec3(0, 0, 1), vec3(0, 0, 1), vec3(0, 0, 1));
 
 void main() {
     Agent a = agents[gl_InstanceIndex];
-    vec3 c = corners[faces[gl_VertexIndex]];
-    vec3 size = a.sizeColor.xyz;
+    vec3 local = corners[gl_VertexIndex] * a.sizeColor.xyz;
     float s = sin(a.posHeading.w), co = cos(a.posHeading.w);
-    vec3 local = c * size;
-    vec3 p = vec3(co * local.x - s * local.y, s * local.x + co * local.y, local.z);
-    vec3 fn = faceNormals[gl_VertexIndex / 6];
-    normal = vec3(co * fn.x - s * fn.y, s * fn.x + co * fn.y, fn.z);
-    worldPos = a.posHeading.xyz + p;
-    color = toLinear(unpackUnorm4x8(floatBitsToUint(a.sizeColor.w)).rgb);
+    vec3 worldPos = a.posHeading.xyz + vec3(co * local.x - s * local.y, s * local.x + co * local.y, local.z);
+    vec3 fn = cornerNormals[gl_VertexIndex];
+    vec3 n = vec3(co * fn.x - s * fn.y, s * fn.x + co * fn.y, fn.z);
+    vec3 color = toLinear(unpackUnorm4x8(floatBitsToUint(a.sizeColor.w)).rgb);
+    float sun = max(dot(n, F.sunDir.xyz), 0.0) * F.sunDir.w;
+    vec3 lit = color * (F.sunColor.rgb * sun + F.skyZenith.rgb * F.sunColor.w * (1.1 + 0.9 * n.z)) + color * 0.15;
+    litColor = applyFog(lit, worldPos);
     gl_Position = F.viewProj * vec4(worldPos, 1.0);
 }

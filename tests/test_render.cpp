@@ -654,6 +654,53 @@ size_t unmatchedWithinAPixel(const Picture& a, const Picture& b) {
 // unmatched pixels (no colour alike within a pixel in the other picture) than buildings drawn
 // simplified. Near the camera, where the notches span several pixels, the coarse level forced
 // everywhere fails that bound.
+// An agent's box is lit face by face (flat, each face's light from its own normal): with the sun
+// due south, the south wall is sunlit and the west wall gets none; and the same box built the
+// other way round (heading +90°, length and width swapped, so other corners start each face)
+// looks the same at the faces' centres.
+TEST(RenderOverlays, AgentBoxesAreLitFaceByFace) {
+    CityModel city;
+    city.terrain = flatTerrain(200, 1, 10);
+    CityMesh mesh = buildCityMesh(city);
+    VulkanContext ctx(validated());
+    Renderer renderer(ctx, OffscreenTarget::colorFormat, VK_IMAGE_LAYOUT_TRANSFER_SRC_OPTIMAL);
+    renderer.setCity(mesh, 51.7, 8.75);
+    const int w = 640, h = 480;
+    OffscreenTarget target(ctx, renderer, w, h);
+    Camera cam; // south-west of the box, looking north-east and down
+    cam.eye = Vec3(-45, -60, 45);
+    cam.yawDeg = 37;
+    cam.pitchDeg = -28;
+    RenderSettings s;
+    s.sun = SunPosition{180, 35};
+    auto render = [&](double headingRad, float length, float width) {
+        Agent a;
+        a.x = 0, a.y = 0, a.z = 10;
+        a.headingRad = float(headingRad);
+        a.length = length, a.width = width, a.height = 8;
+        a.rgba = rgba(200, 200, 200);
+        renderer.setAgents({a});
+        return target.render(cam, s);
+    };
+    const Picture east = render(0, 20, 10), north = render(M_PI / 2, 10, 20);
+    auto at = [&](const Picture& p, const Vec3& point) {
+        auto q = cam.project(point, w, h);
+        EXPECT_TRUE(q && q->x() >= 0 && q->y() >= 0 && q->x() < w && q->y() < h) << point.transpose();
+        return q ? rgbAt(p, q->x(), q->y()) : Rgb{0, 0, 0};
+    };
+    auto sum = [](Rgb c) { return c.r + c.g + c.b; };
+    const Vec3 southWall(0, -5, 14), westWall(-10, 0, 14), roof(0, 0, 18);
+    for (const Picture* p : {&east, &north}) {
+        EXPECT_GT(sum(at(*p, southWall)), sum(at(*p, westWall)) + 60);
+        EXPECT_GT(sum(at(*p, roof)), sum(at(*p, westWall)) + 60);
+    }
+    for (const Vec3& face : {southWall, westWall, roof}) {
+        const Rgb a = at(east, face), b = at(north, face);
+        EXPECT_LE(std::abs(a.r - b.r) + std::abs(a.g - b.g) + std::abs(a.b - b.b), 3) << face.transpose();
+    }
+    EXPECT_EQ(ctx.validationMessages(), 0u) << ctx.lastValidationMessage();
+}
+
 TEST(RenderBuildings, CoarseFarBuildingsChangeAtMostAPixelEach) {
     CityModel city;
     city.terrain = flatTerrain(800, 2, 10);

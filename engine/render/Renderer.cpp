@@ -165,6 +165,7 @@ struct Renderer::Impl {
     Image drape; // the terrain's land use (CityMesh::terrainDrape), one opaque texel without terrain
     float drapeMap[4]{}; // FrameUniforms::drapeMap
     Buffer vertices, indices, agentBuffer, markerBuffer;
+    Buffer agentIndices; // an agent's box: 5 faces of 2 triangles over its 8 corners (agent.vert)
     uint32_t agentCount = 0, markerCount = 0;
     std::vector<Marker> markerList;
     std::vector<ChunkDraw> chunks;
@@ -579,6 +580,10 @@ Renderer::Renderer(VulkanContext& ctx, VkFormat colorFormat, VkImageLayout final
     // Placeholders so every descriptor is valid before the first overlay arrives.
     I.agentBuffer = ctx.createBuffer(sizeof(GpuAgent), VK_BUFFER_USAGE_STORAGE_BUFFER_BIT, true);
     I.markerBuffer = ctx.createBuffer(sizeof(GpuMarker), VK_BUFFER_USAGE_STORAGE_BUFFER_BIT, true);
+    // Counter-clockwise seen from outside; each face's triangles start at the corner that carries
+    // its normal (roof 4, south 0, east 1, north 2, west 3).
+    const uint32_t boxFaces[30] = {4, 5, 6, 4, 6, 7, 0, 1, 5, 0, 5, 4, 1, 2, 6, 1, 6, 5, 2, 3, 7, 2, 7, 6, 3, 0, 4, 3, 4, 7};
+    I.agentIndices = ctx.createDeviceBuffer(boxFaces, sizeof boxFaces, VK_BUFFER_USAGE_INDEX_BUFFER_BIT);
     for (SideData& side : I.sides) {
         side.objectColors = ctx.createBuffer(16, VK_BUFFER_USAGE_STORAGE_BUFFER_BIT, true);
         std::memset(side.objectColors.mapped, 0, side.objectColors.size);
@@ -619,7 +624,7 @@ Renderer::~Renderer() {
         ctx_.destroy(side.objectColors);
         for (auto& b : side.uniforms) ctx_.destroy(b);
     }
-    for (auto* b : {&I.vertices, &I.indices, &I.agentBuffer, &I.markerBuffer}) ctx_.destroy(*b);
+    for (auto* b : {&I.vertices, &I.indices, &I.agentBuffer, &I.markerBuffer, &I.agentIndices}) ctx_.destroy(*b);
     for (auto& b : I.hudVertices) ctx_.destroy(b);
 }
 
@@ -1012,7 +1017,8 @@ FrameStats Renderer::record(VkCommandBuffer cmd, int frame, VkFramebuffer frameb
     }
     if (settings.show.agents && I.agentCount > 0) {
         bindCommon(I.agents);
-        vkCmdDraw(cmd, 30, I.agentCount, 0, 0);
+        vkCmdBindIndexBuffer(cmd, I.agentIndices.buffer, 0, VK_INDEX_TYPE_UINT32);
+        vkCmdDrawIndexed(cmd, 30, I.agentCount, 0, 0, 0);
         stats.drawCalls++;
         stats.triangles += uint64_t(I.agentCount) * 10;
     }
