@@ -379,7 +379,9 @@ TEST_F(MusterstadtRender, SkyAboveTheGroundLineOnlyLooksTheSame) {
             FrameStats clippedStats, wholeStats;
             const Picture a = target->render(cam, clipped, nullptr, &clippedStats), b = target->render(cam, whole, nullptr, &wholeStats);
             EXPECT_EQ(differingShare(a, b), 0.0) << name << " with the sun at " << elevation << "°";
-            if (std::string(name) == "overview") EXPECT_EQ(clippedStats.drawCalls + 1, wholeStats.drawCalls); // no sky drawn
+            if (std::string(name) == "overview") {
+                EXPECT_EQ(clippedStats.drawCalls + 1, wholeStats.drawCalls); // no sky drawn
+            }
             if (std::string(name) == "edge") { // the band below the horizon is there: not all one tone
                 std::set<uint32_t> tones;
                 for (int y = 0; y < height; ++y) tones.insert(a.at(width / 2, y));
@@ -629,31 +631,6 @@ Ink inkIn(const Picture& p, uint32_t paper, uint32_t ink, int x0, int y0, int x1
 }
 } // namespace hudtest
 
-// Pixels of `a` with no pixel within one pixel of them (the 3 × 3 around) in `b` that is at
-// most 8 levels apart in every channel: where `a` shows something `b` does not show nearby.
-size_t unmatchedWithinAPixel(const Picture& a, const Picture& b) {
-    size_t unmatched = 0;
-    for (int y = 0; y < a.height; ++y)
-        for (int x = 0; x < a.width; ++x) {
-            const uint8_t* p = &a.rgba[(size_t(y) * a.width + x) * 4];
-            bool matched = false;
-            for (int dy = -1; dy <= 1 && !matched; ++dy)
-                for (int dx = -1; dx <= 1 && !matched; ++dx) {
-                    const int qx = std::clamp(x + dx, 0, b.width - 1), qy = std::clamp(y + dy, 0, b.height - 1);
-                    const uint8_t* q = &b.rgba[(size_t(qy) * b.width + qx) * 4];
-                    matched = std::abs(p[0] - q[0]) <= 8 && std::abs(p[1] - q[1]) <= 8 && std::abs(p[2] - q[2]) <= 8;
-                }
-            unmatched += !matched;
-        }
-    return unmatched;
-}
-
-// Far buildings at their chunk's coarse level (here L-shapes drawn as their bounding boxes)
-// against the finest level: the renderer takes the coarse level where a footprint strays at most
-// a pixel from its rectangle, so each simplified building may change about a pixel — fewer
-// unmatched pixels (no colour alike within a pixel in the other picture) than buildings drawn
-// simplified. Near the camera, where the notches span several pixels, the coarse level forced
-// everywhere fails that bound.
 // An agent's box is lit face by face (flat, each face's light from its own normal): with the sun
 // due south, the south wall is sunlit and the west wall gets none; and the same box built the
 // other way round (heading +90°, length and width swapped, so other corners start each face)
@@ -701,6 +678,31 @@ TEST(RenderOverlays, AgentBoxesAreLitFaceByFace) {
     EXPECT_EQ(ctx.validationMessages(), 0u) << ctx.lastValidationMessage();
 }
 
+// Pixels of `a` with no pixel within one pixel of them (the 3 × 3 around) in `b` that is at
+// most 8 levels apart in every channel: where `a` shows something `b` does not show nearby.
+size_t unmatchedWithinAPixel(const Picture& a, const Picture& b) {
+    size_t unmatched = 0;
+    for (int y = 0; y < a.height; ++y)
+        for (int x = 0; x < a.width; ++x) {
+            const uint8_t* p = &a.rgba[(size_t(y) * a.width + x) * 4];
+            bool matched = false;
+            for (int dy = -1; dy <= 1 && !matched; ++dy)
+                for (int dx = -1; dx <= 1 && !matched; ++dx) {
+                    const int qx = std::clamp(x + dx, 0, b.width - 1), qy = std::clamp(y + dy, 0, b.height - 1);
+                    const uint8_t* q = &b.rgba[(size_t(qy) * b.width + qx) * 4];
+                    matched = std::abs(p[0] - q[0]) <= 8 && std::abs(p[1] - q[1]) <= 8 && std::abs(p[2] - q[2]) <= 8;
+                }
+            unmatched += !matched;
+        }
+    return unmatched;
+}
+
+// Far buildings at their chunk's coarse level (here L-shapes drawn as their bounding boxes)
+// against the finest level: the renderer takes the coarse level where a footprint strays at most
+// a pixel from its rectangle, so each simplified building may change about a pixel — fewer
+// unmatched pixels (no colour alike within a pixel in the other picture) than buildings drawn
+// simplified. Near the camera, where the notches span several pixels, the coarse level forced
+// everywhere fails that bound.
 TEST(RenderBuildings, CoarseFarBuildingsChangeAtMostAPixelEach) {
     CityModel city;
     city.terrain = flatTerrain(800, 2, 10);
