@@ -3,7 +3,7 @@
 // Prints load-to-first-frame, frame time, frames/s, triangles/s, draw calls, GPU memory we
 // allocated and peak RSS. With --agents: a frame with that many instanced agents.
 //
-//   bench_render [--buildings 100000] [--size 1920x1080] [--frames 20] [--gpu NAME] [--agents 100000]
+//   bench_render [--buildings 100000 (0: the town alone)] [--size 1920x1080] [--frames 20] [--gpu NAME] [--agents 100000]
 //                [--pictures DIR]   (writes each timed view as DIR/<view>.png, to look at what was timed)
 //                [--scenario FILE]  (the town to load from its files instead of Musterstadt, e.g. a real OSM extract)
 #include "GeneratedCity.h"
@@ -142,7 +142,7 @@ int run(int argc, char** argv) {
     OffscreenTarget target(ctx, renderer, width, height);
     double aspect = double(width) / height;
 
-    {   // The generated city.
+    if (buildings > 0) {   // The generated city.
         auto t0 = Clock::now();
         CityModel city = bench::generateCity(buildings);
         double genMs = msSince(t0);
