@@ -18,6 +18,7 @@
 #include <gtest/gtest.h>
 #include <random>
 #include <set>
+#include <sstream>
 
 using namespace ct;
 using namespace ct::test;
@@ -979,6 +980,34 @@ TEST(Viewer, RunsUnderXvfbAndTakesAScreenshot) {
     ASSERT_EQ(ds->GetRasterBand(1)->ComputeStatistics(false, &mn, &mx, &mean, &sd, nullptr, nullptr), CE_None);
     EXPECT_GT(sd, 10);
     EXPECT_NE(text.find("viewer: 12 frames"), std::string::npos) << text;
+    // The panels followed the resize: each one that fits in the smaller window lies inside it
+    // (those placed along the bottom and right edges for 800 × 450 would hang out of it), and
+    // every title bar is in the window below the menu bar, where it can be grabbed.
+    std::istringstream lines(text);
+    std::string line;
+    double width = 0, height = 0, menuBar = 0;
+    size_t panels = 0;
+    while (std::getline(lines, line)) {
+        if (std::sscanf(line.c_str(), "viewer: window %lf %lf below the menu bar %lf", &width, &height, &menuBar) == 3) continue;
+        if (line.rfind("viewer: panel ", 0) != 0) continue;
+        std::istringstream numbers(line); // viewer: panel NAME x y width height (the name may hold spaces)
+        std::vector<std::string> words;
+        for (std::string w; numbers >> w;) words.push_back(w);
+        ASSERT_GE(words.size(), 7u) << line;
+        const double x = std::stod(words[words.size() - 4]), y = std::stod(words[words.size() - 3]),
+                     w = std::stod(words[words.size() - 2]), h = std::stod(words[words.size() - 1]);
+        ++panels;
+        EXPECT_EQ(width, 600) << "the window's size is logged before the panels";
+        EXPECT_GE(x, 0) << line;
+        EXPECT_GE(y, menuBar) << line;
+        EXPECT_LE(y + menuBar, height) << line; // a title bar is as high as the menu bar
+        if (w <= width && h <= height - menuBar) { // fits below the menu bar
+            EXPECT_LE(x + w, width) << line;
+            EXPECT_LE(y + h, height) << line;
+        }
+    }
+    EXPECT_GT(menuBar, 10);
+    EXPECT_GE(panels, 4u) << text; // layers, inspector, time, statistics
 }
 
 // Live mode: the scenario's flood module runs in the viewer while it draws; the simulated

@@ -23,6 +23,7 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <map>
 #include <mutex>
 #include <thread>
 #include <cmath>
@@ -58,6 +59,22 @@ std::array<const char*, N> translated(const char* (&items)[N]) {
 // A window title in the current language with a fixed ImGui id, so switching the language
 // keeps the window where it is.
 std::string windowTitle(const char* english) { return fmt::format("{}###{}", tr(english), english); }
+
+// After the window is resized a panel keeps its place against the edge it was nearer to (left
+// or right, top or bottom): it stays, or moves with that edge; one about centred moves half as
+// far. Then it is moved inside the window, below the menu bar at `top`, as far as it fits.
+// `pos` is where the panel was before the resize (ImGui has moved it partly inside already).
+// Called between Begin and End.
+void followWindowResize(ImVec2 before, ImVec2 now, ImVec2 pos, float top) {
+    if (before.x == now.x && before.y == now.y) return;
+    const ImVec2 size = ImGui::GetWindowSize();
+    auto follow = [](float p, float extent, float was, float is, float low) {
+        const float nearGap = p, farGap = was - (p + extent);
+        p += std::abs(nearGap - farGap) < was / 10 ? (is - was) / 2 : farGap < nearGap ? is - was : 0;
+        return std::max(low, std::min(p, is - extent));
+    };
+    ImGui::SetWindowPos(ImVec2(follow(pos.x, size.x, before.x, now.x, 0), follow(pos.y, size.y, before.y, now.y, top)));
+}
 
 void checkVk(VkResult r) {
     if (r != VK_SUCCESS) spdlog::error("ImGui Vulkan backend: VkResult {}", static_cast<int>(r));
@@ -125,6 +142,12 @@ private:
     void shutdownImGui();
     void loadCity();
     void drawUi(const render::FrameStats& stats, double frameMs);
+    // ImGui::Begin for a panel, which also follows window resizes (followWindowResize) and
+    // notes where the panel is, for the counted runs' log.
+    bool beginPanel(const std::string& title, bool* open);
+    ImVec2 panelsLaidOutFor_{0, 0}; // the window size the panels were last placed for
+    std::map<std::string, ImVec2> panelPos_; // and where each was then, by title
+    std::vector<std::string> panelPlaces_; // this frame's: "title x y width height"
     void drawInspector();
     void drawLegend(const render::ColorScale& scale);
     void handleInput(double dt);
@@ -592,7 +615,7 @@ void Viewer::drawFeeds() {
     ImGuiIO& io = ImGui::GetIO();
     ImGui::SetNextWindowPos(ImVec2(io.DisplaySize.x - 740, io.DisplaySize.y - 300), ImGuiCond_FirstUseEver);
     ImGui::SetNextWindowSize(ImVec2(720, 240), ImGuiCond_FirstUseEver);
-    if (ImGui::Begin(windowTitle("Feeds").c_str(), &showFeeds_)) {
+    if (beginPanel(windowTitle("Feeds"), &showFeeds_)) {
         if (feedHost_) {
             const char* heads[] = {tr("Feed"), tr("Plugin"), tr("State"), tr("msg/s"), tr("published"), tr("stored"),
                                    tr("duplicates"), tr("dropped"), tr("rejected"), tr("last message"), tr("detail")};
@@ -677,7 +700,7 @@ void Viewer::drawSensor() {
     std::string name = sensorInfo_ && !sensorInfo_->name.empty() ? sensorInfo_->name : selectedSensor_;
     std::string title = fmt::format("{} {}###Sensor", tr("Sensor"), name);
     ImGui::SetNextWindowSize(ImVec2(480, 540), ImGuiCond_FirstUseEver);
-    if (ImGui::Begin(title.c_str(), &showSensor_)) {
+    if (beginPanel(title, &showSensor_)) {
         auto row = [](const char* key, const std::string& value) {
             ImGui::TableNextRow();
             ImGui::TableNextColumn();
@@ -760,7 +783,7 @@ void Viewer::drawLoadCurve() {
     ImGuiIO& io = ImGui::GetIO();
     ImGui::SetNextWindowPos(ImVec2(io.DisplaySize.x / 2 - 260, 30), ImGuiCond_FirstUseEver);
     ImGui::SetNextWindowSize(ImVec2(520, 0), ImGuiCond_FirstUseEver);
-    if (ImGui::Begin(windowTitle("Load curve").c_str(), &showLoadCurve_)) {
+    if (beginPanel(windowTitle("Load curve"), &showLoadCurve_)) {
         const auto& net = loadCurves_.net;
         int now = std::clamp(int(simOffsetS_ / 3600), 0, int(net.size()) - 1);
         // The week around the current hour, then the year as daily peaks.
@@ -877,7 +900,7 @@ void Viewer::drawRoadSeries() {
     ImGui::SetNextWindowPos(ImVec2(io.DisplaySize.x - 700, 30), ImGuiCond_FirstUseEver);
     ImGui::SetNextWindowSize(ImVec2(340, 0), ImGuiCond_FirstUseEver);
     std::string title = fmt::format("{} {}###Road series", tr("Road"), name.empty() ? std::to_string(ribbon) : name);
-    if (ImGui::Begin(title.c_str(), &showRoadSeries_)) {
+    if (beginPanel(title, &showRoadSeries_)) {
         bool any = false;
         for (uint32_t e : directions) {
             const EdgeSeries* base = trafficResults_.forRoadEdge(e);
@@ -1488,7 +1511,19 @@ void Viewer::drawPresentationMenu() {
     ImGui::EndMenu();
 }
 
+bool Viewer::beginPanel(const std::string& title, bool* open) {
+    const bool expanded = ImGui::Begin(title.c_str(), open);
+    const ImVec2 display = ImGui::GetIO().DisplaySize;
+    if (auto was = panelPos_.find(title); was != panelPos_.end() && panelsLaidOutFor_.x > 0)
+        followWindowResize(panelsLaidOutFor_, display, was->second, ImGui::GetFrameHeight());
+    const ImVec2 pos = ImGui::GetWindowPos(), size = ImGui::GetWindowSize();
+    panelPos_[title] = pos;
+    panelPlaces_.push_back(fmt::format("{} {:.0f} {:.0f} {:.0f} {:.0f}", title.substr(title.rfind('#') + 1), pos.x, pos.y, size.x, size.y));
+    return expanded;
+}
+
 void Viewer::drawUi(const render::FrameStats& stats, double frameMs) {
+    panelPlaces_.clear();
     if (ImGui::BeginMainMenuBar()) {
         if (ImGui::BeginMenu(tr("File"))) {
             if (ImGui::MenuItem(tr("Open scenario..."))) openScenarioPopup_ = true;
@@ -1585,7 +1620,11 @@ void Viewer::drawUi(const render::FrameStats& stats, double frameMs) {
     if (showLayers_) {
         ImGui::SetNextWindowPos(ImVec2(10, 30), ImGuiCond_FirstUseEver);
         ImGui::SetNextWindowSize(ImVec2(270, 0), ImGuiCond_FirstUseEver);
-        if (ImGui::Begin(windowTitle("Layers").c_str(), &showLayers_)) {
+        if (beginPanel(windowTitle("Layers"), &showLayers_)) {
+            // Sliders and lists leave room on their right for the longest label (in this language).
+            float label = 0;
+            for (const char* l : {"opacity", "buildings by", "roads by", "terrain detail"}) label = std::max(label, ImGui::CalcTextSize(tr(l)).x);
+            ImGui::PushItemWidth(-(label + ImGui::GetStyle().ItemInnerSpacing.x));
             auto& s = settings_.show;
             ImGui::Checkbox(tr("Terrain"), &s.terrain);
             ImGui::Checkbox(tr("Water bodies"), &s.water);
@@ -1625,13 +1664,14 @@ void Viewer::drawUi(const render::FrameStats& stats, double frameMs) {
             ImGui::SliderFloat(tr("terrain detail"), &settings_.terrainDetail, 0.25f, 4.0f);
             bool simplify = settings_.buildingCoarsePx > 0; // footprints as rectangles where that strays under a pixel
             if (ImGui::Checkbox(tr("Simplify far buildings"), &simplify)) settings_.buildingCoarsePx = simplify ? 1.0f : 0.0f;
+            ImGui::PopItemWidth();
         }
         ImGui::End();
     }
     if (showLegend_ && (grid_ || buildingScale_ || roadScale_)) {
         ImGui::SetNextWindowPos(ImVec2(10, io.DisplaySize.y - 230), ImGuiCond_FirstUseEver);
         ImGui::SetNextWindowSize(ImVec2(270, 0), ImGuiCond_FirstUseEver);
-        if (ImGui::Begin(windowTitle("Legend").c_str(), &showLegend_)) {
+        if (beginPanel(windowTitle("Legend"), &showLegend_)) {
             if (grid_ && settings_.show.grid) drawLegend(grid_->scale);
             if (buildingScale_) drawLegend(*buildingScale_);
             if (roadScale_) drawLegend(*roadScale_);
@@ -1641,13 +1681,13 @@ void Viewer::drawUi(const render::FrameStats& stats, double frameMs) {
     if (showInspector_) {
         ImGui::SetNextWindowPos(ImVec2(right - 340, 30), ImGuiCond_FirstUseEver);
         ImGui::SetNextWindowSize(ImVec2(340, 360), ImGuiCond_FirstUseEver);
-        if (ImGui::Begin(windowTitle("Inspector").c_str(), &showInspector_)) drawInspector();
+        if (beginPanel(windowTitle("Inspector"), &showInspector_)) drawInspector();
         ImGui::End();
     }
     if (showTime_) {
         ImGui::SetNextWindowPos(ImVec2(io.DisplaySize.x / 2 - 260, io.DisplaySize.y - 110), ImGuiCond_FirstUseEver);
         ImGui::SetNextWindowSize(ImVec2(520, 0), ImGuiCond_FirstUseEver);
-        if (ImGui::Begin(windowTitle("Time").c_str(), &showTime_)) {
+        if (beginPanel(windowTitle("Time"), &showTime_)) {
             if (ImGui::Button(fmt::format("{}###play", playing_ ? tr("Pause") : tr("Play")).c_str())) playing_ = !playing_;
             ImGui::SameLine();
             ImGui::SetNextItemWidth(120);
@@ -1676,7 +1716,7 @@ void Viewer::drawUi(const render::FrameStats& stats, double frameMs) {
     if (showStats_) {
         ImGui::SetNextWindowPos(ImVec2(right - 340, io.DisplaySize.y - 190), ImGuiCond_FirstUseEver);
         ImGui::SetNextWindowSize(ImVec2(340, 0), ImGuiCond_FirstUseEver);
-        if (ImGui::Begin(windowTitle("Statistics").c_str(), &showStats_)) {
+        if (beginPanel(windowTitle("Statistics"), &showStats_)) {
             ImGui::Text("%s fps, %s ms", formatNumber(1000.0 / std::max(frameMs, 1e-3), 1).c_str(), formatNumber(frameMs, 2).c_str());
             ImGui::Text("%s %s M / %s M, %s %u", tr("triangles"), formatNumber(stats.triangles / 1e6, 2).c_str(),
                         formatNumber(renderer_->sceneTriangles() / 1e6, 2).c_str(), tr("draws"), stats.drawCalls);
@@ -1690,6 +1730,7 @@ void Viewer::drawUi(const render::FrameStats& stats, double frameMs) {
         }
         ImGui::End();
     }
+    panelsLaidOutFor_ = io.DisplaySize;
 }
 
 void Viewer::saveScreenshot(uint32_t imageIndex, const fs::path& file, VkCommandBuffer cmd) {
@@ -1910,6 +1951,11 @@ int Viewer::run() {
     if (!pendingScreenshot_.empty()) writePendingScreenshot();
     if (exportThread_.joinable()) exportThread_.join(); // a running export finishes its file
     std::printf("viewer: %ld frames, %.1f fps at the end, %s\n", frames, 1000.0 / std::max(frameMs, 1e-3), ctx_->deviceName().c_str());
+    if (options_.exitAfterFrames > 0) { // where the panels ended up, for the tests
+        const ImVec2 display = ImGui::GetIO().DisplaySize;
+        std::printf("viewer: window %.0f %.0f below the menu bar %.0f\n", display.x, display.y, ImGui::GetFrameHeight());
+        for (const std::string& place : panelPlaces_) std::printf("viewer: panel %s\n", place.c_str());
+    }
     if (session_) std::printf("viewer: simulated %.0f s of %.0f s live\n", liveTime_.load(), scene_.scenario.durationS);
     size_t messages = ctx_->validationMessages();
     stopFeeds();
