@@ -3,6 +3,7 @@
 // checked with GDAL and ffprobe).
 #include "TestSupport.h"
 #include "core/Error.h"
+#include "city/CityModel.h"
 #include "core/I18n.h"
 #include "render/Overlays.h"
 #include "ui/Presentation.h"
@@ -237,7 +238,7 @@ TEST(Language, GermanCatalogueIsComplete) {
     std::regex call(R"(\btr\(\s*"((?:[^"\\]|\\.)*)\"\s*\))");
     size_t found = 0;
     std::string allSources;
-    for (const char* sub : {"engine/ui", "engine/app", "engine/render", "engine/core", "engine/sim"}) {
+    for (const char* sub : {"engine/ui", "engine/app", "engine/render", "engine/core", "engine/sim", "engine/city"}) {
         for (auto& entry : fs::recursive_directory_iterator(sourceDir() / sub)) {
             if (entry.path().extension() != ".cpp" && entry.path().extension() != ".h") continue;
             std::ifstream in(entry.path());
@@ -255,8 +256,11 @@ TEST(Language, GermanCatalogueIsComplete) {
     for (const std::string& key : keys)
         EXPECT_NE(allSources.find("\"" + key + "\""), std::string::npos) << "catalogue text used nowhere: " << key;
     // Legend titles come from code as data, not tr("..."): they must be in the catalogue too.
-    for (const char* title : {"Water depth", "Flow velocity", "Flood hazard rating", "Arrival time", "Building height", "Speed limit"})
+    for (const char* title : {"Water depth", "Flow velocity", "Flood hazard rating", "Arrival time", "Building height", "Speed limit",
+                              "Building use"})
         EXPECT_TRUE(keys.count(title)) << title;
+    for (int u = 0; u <= int(BuildingUse::Unknown); ++u) // the use legend's classes
+        EXPECT_TRUE(keys.count(toString(BuildingUse(u)))) << toString(BuildingUse(u));
 }
 
 TEST(Language, NumbersAndDatesFollowTheLanguage) {
@@ -402,6 +406,50 @@ TEST(Export, FourKStillHasTitleAndLegend) {
             if (p[0] < 60 && p[1] < 60 && p[2] < 60) inkTop = std::min(inkTop, y), inkBottom = std::max(inkBottom, y);
         }
     EXPECT_GT(inkBottom - inkTop, 40); // a 1080p-sized title would be about 25 px
+}
+
+// Ten distinct class colours, each over its whole share of the map (not blended).
+TEST(Legend, CategoriesHaveTenDistinctUnblendedColours) {
+    std::vector<std::array<int, 3>> colours;
+    for (int k = 0; k < 10; ++k) {
+        const uint32_t c = render::sampleColorMap(render::ColorMap::Categories, (k + 0.5) / 10);
+        EXPECT_EQ(render::sampleColorMap(render::ColorMap::Categories, k / 10.0 + 1e-6), c) << k;
+        EXPECT_EQ(render::sampleColorMap(render::ColorMap::Categories, (k + 1) / 10.0 - 1e-6), c) << k;
+        colours.push_back({int(c & 255), int(c >> 8 & 255), int(c >> 16 & 255)});
+    }
+    for (size_t a = 0; a < colours.size(); ++a)
+        for (size_t b = a + 1; b < colours.size(); ++b) {
+            const int d = std::abs(colours[a][0] - colours[b][0]) + std::abs(colours[a][1] - colours[b][1]) + std::abs(colours[a][2] - colours[b][2]);
+            EXPECT_GE(d, 40) << "classes " << a << " and " << b << " look alike";
+        }
+    // Fewer classes take the first colours.
+    const render::ColorScale four = render::categoryScale({"a", "b", "c", "d"}, "four");
+    std::set<uint32_t> distinct;
+    for (int k = 0; k < 4; ++k) distinct.insert(four.colorOf(float(k)));
+    EXPECT_EQ(distinct.size(), 4u);
+    for (int k = 0; k < 4; ++k) EXPECT_EQ(four.colorOf(float(k)), render::sampleColorMap(render::ColorMap::Categories, k / 10.0)) << k;
+}
+
+// Buildings coloured by use: the picture's legend shows each class's colour as a swatch (the
+// colours the buildings get), not a continuous bar from 0 to 9.
+TEST(Export, UseLegendShowsEachClass) {
+    TempDir tmp;
+    const fs::path png = tmp / "use.png";
+    auto r = runCitytwin(fmt::format("render {} --color-by use --size 1280x720 --out {}", (sourceDir() / "scenarios" / "musterstadt.yaml").string(),
+                                     png.string()));
+    ASSERT_EQ(r.exitCode, 0) << r.out << r.err;
+    const RgbImage img = readPng(png);
+    ASSERT_EQ(img.width, 1280);
+    for (int k = 0; k < 10; ++k) {
+        const uint32_t c = render::sampleColorMap(render::ColorMap::Categories, (k + 0.5) / 10);
+        size_t match = 0; // in the bottom-left quarter, where the legend is
+        for (int y = img.height / 2; y < img.height; ++y)
+            for (int x = 0; x < img.width / 2; ++x) {
+                auto p = img.at(x, y);
+                match += std::abs(p[0] - int(c & 255)) <= 2 && std::abs(p[1] - int(c >> 8 & 255)) <= 2 && std::abs(p[2] - int(c >> 16 & 255)) <= 2;
+            }
+        EXPECT_GE(match, 40u) << toString(BuildingUse(k)) << "'s swatch"; // a swatch is about 9 × 9 pixels here
+    }
 }
 
 TEST(Export, TourVideoHasTheFramesSizeAndCodecAsked) {

@@ -13,6 +13,7 @@ const char* toString(ColorMap map) {
     case ColorMap::Traffic: return "traffic";
     case ColorMap::Diverging: return "diverging";
     case ColorMap::Volume: return "volume";
+    case ColorMap::Categories: return "categories";
     }
     return "?";
 }
@@ -42,14 +43,33 @@ const std::vector<Stop>& stops(ColorMap map) {
     case ColorMap::Traffic: return traffic;
     case ColorMap::Diverging: return diverging;
     case ColorMap::Volume: return volume;
+    case ColorMap::Categories: break; // not blended: see sampleColorMap
     }
     return viridis;
 }
+
+// Ten classes told apart at a glance, in BuildingUse's order after the colours of German land-use
+// plans (PlanZV): residential red, mixed brown, commercial and industrial greys, public
+// magenta, religious violet, agricultural green, garages light grey, other blue, unknown pale.
+constexpr std::array<std::array<uint8_t, 3>, 10> categoryColors{{{214, 76, 66},
+                                                                  {176, 112, 52},
+                                                                  {148, 148, 160},
+                                                                  {92, 84, 112},
+                                                                  {206, 82, 176},
+                                                                  {128, 80, 190},
+                                                                  {128, 178, 64},
+                                                                  {206, 206, 196},
+                                                                  {66, 142, 206},
+                                                                  {238, 232, 200}}};
 
 } // namespace
 
 uint32_t sampleColorMap(ColorMap map, double t) {
     if (std::isnan(t)) t = 0;
+    if (map == ColorMap::Categories) {
+        const auto& c = categoryColors[size_t(std::clamp(int(std::floor(t * 10)), 0, 9))];
+        return rgba(c[0], c[1], c[2]);
+    }
     float x = static_cast<float>(std::clamp(t, 0.0, 1.0));
     const auto& s = stops(map);
     size_t i = 1;
@@ -58,6 +78,12 @@ uint32_t sampleColorMap(ColorMap map, double t) {
     float f = (x - a.t) / (b.t - a.t);
     auto mix = [f](uint8_t p, uint8_t q) { return static_cast<uint8_t>(std::lround(p + (q - p) * f)); };
     return rgba(mix(a.r, b.r), mix(a.g, b.g), mix(a.b, b.b));
+}
+
+ColorScale categoryScale(std::vector<std::string> names, std::string title) {
+    ColorScale s{ColorMap::Categories, -0.5f, 9.5f, std::move(title), ""};
+    s.categories = std::move(names);
+    return s;
 }
 
 } // namespace ct::render

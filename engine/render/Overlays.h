@@ -8,22 +8,29 @@
 #include <cstdint>
 #include <limits>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace ct::render {
 
-enum class ColorMap { Water, Viridis, Inferno, Traffic, Diverging, Volume };
+// Categories: ten distinct colours, not blended; t in [k/10, (k+1)/10) is colour k.
+enum class ColorMap { Water, Viridis, Inferno, Traffic, Diverging, Volume, Categories };
 const char* toString(ColorMap map);
 
 // RGBA (R in the low byte) at t in [0, 1].
 uint32_t sampleColorMap(ColorMap map, double t);
 
 struct ColorScale {
-    ColorMap map = ColorMap::Viridis;
-    float min = 0, max = 1;      // values mapped to the ends of the colour map
+    ColorScale(ColorMap map = ColorMap::Viridis, float min = 0, float max = 1, std::string title = {}, std::string unit = {})
+        : map(map), min(min), max(max), title(std::move(title)), unit(std::move(unit)) {}
+    ColorMap map;
+    float min, max;              // values mapped to the ends of the colour map
     std::string title, unit;     // for the legend: "Max. water depth", "m"
+    std::vector<std::string> categories; // named classes instead of a range: value k is categories[k]
     uint32_t colorOf(float value) const { return sampleColorMap(map, (value - min) / (max - min)); }
 };
+// The scale of up to ten named classes: class k takes the Categories map's colour k.
+ColorScale categoryScale(std::vector<std::string> names, std::string title);
 
 // A north-up grid (row 0 north) in the local frame, like flood depths.
 struct GridOverlay {

@@ -121,7 +121,9 @@ render::ValueOverlay buildingValues(const CityModel& city, const std::string& at
         o.scale = {render::ColorMap::Inferno, 1850, 2025, "Year built", ""};
     } else if (a == "use") {
         for (size_t i = 0; i < b.size(); ++i) o.values[i] = float(static_cast<int>(b.use[i]));
-        o.scale = {render::ColorMap::Viridis, 0, float(static_cast<int>(BuildingUse::Unknown)), "Use (residential ... other)", ""};
+        std::vector<std::string> uses;
+        for (int u = 0; u <= static_cast<int>(BuildingUse::Unknown); ++u) uses.push_back(toString(static_cast<BuildingUse>(u)));
+        o.scale = render::categoryScale(std::move(uses), "Building use");
     } else if (a == "area") {
         for (size_t i = 0; i < b.size(); ++i) o.values[i] = float(b.footprintArea(i));
         o.scale = {render::ColorMap::Viridis, 0, 1000, "Footprint area", "m2"};

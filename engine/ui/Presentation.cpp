@@ -39,14 +39,35 @@ double niceLength(double x) {
     return p;
 }
 
+float legendHeight(const render::ColorScale& scale, float u) {
+    const float lineH = Hud::textHeight(1.6f * u), rows = float((scale.categories.size() + 1) / 2);
+    if (!scale.categories.empty()) return 12 * u * 2 + lineH + 6 * u + rows * (lineH + 4 * u);
+    return 12 * u * 2 + lineH * 2 + 6 * u + 20 * u + 4 * u;
+}
+
+// Wide enough for the title and, for classes, two columns of swatch and name.
+float legendWidth(const render::ColorScale& scale, float u) {
+    const float textS = 1.6f * u, lineH = Hud::textHeight(textS);
+    float w = Hud::textWidth(tr(scale.title) + " [" + scale.unit + "]", textS, true) + 24 * u;
+    for (const std::string& name : scale.categories) w = std::max(w, 2 * (lineH + 6 * u + Hud::textWidth(tr(name), textS) + 12 * u) + 24 * u);
+    return w;
+}
+
 void drawLegend(Hud& hud, const render::ColorScale& scale, float x, float y, float width, float u) {
     float pad = 12 * u, textS = 1.6f * u, barH = 20 * u, lineH = Hud::textHeight(textS);
     std::string title = tr(scale.title);
     if (!scale.unit.empty()) title += " [" + scale.unit + "]";
-    float h = pad + lineH + 6 * u + barH + 4 * u + lineH + pad;
-    hud.rect(x, y, x + width, y + h, panel);
+    hud.rect(x, y, x + width, y + legendHeight(scale, u), panel);
     hud.text(x + pad, y + pad, title, ink, textS, true);
     float by = y + pad + lineH + 6 * u, bx0 = x + pad, bw = width - 2 * pad;
+    if (!scale.categories.empty()) { // a swatch and a name per class, two columns
+        for (size_t k = 0; k < scale.categories.size(); ++k) {
+            float cx = bx0 + float(k % 2) * bw / 2, cy = by + float(k / 2) * (lineH + 4 * u);
+            hud.rect(cx, cy + 2 * u, cx + lineH - 4 * u, cy + lineH - 2 * u, scale.colorOf(float(k)));
+            hud.text(cx + lineH + 2 * u, cy, tr(scale.categories[k]), ink, textS);
+        }
+        return;
+    }
     const int steps = 96;
     for (int i = 0; i < steps; ++i)
         hud.rect(bx0 + bw * i / steps, by, bx0 + bw * (i + 1) / steps + 0.5f, by + barH, render::sampleColorMap(scale.map, (i + 0.5) / steps));
@@ -56,8 +77,6 @@ void drawLegend(Hud& hud, const render::ColorScale& scale, float x, float y, flo
     hud.text(bx0 + bw / 2 - Hud::textWidth(mid, textS) / 2, ty, mid, ink, textS);
     hud.text(bx0 + bw - Hud::textWidth(hi, textS), ty, hi, ink, textS);
 }
-
-float legendHeight(float u) { return 12 * u * 2 + Hud::textHeight(1.6f * u) * 2 + 6 * u + 20 * u + 4 * u; }
 
 // The scale bar for the ground at 80 % of the picture's height; false if it shows no ground there.
 bool drawScaleBar(Hud& hud, const render::Camera& camera, int w, int h, double groundZ, float right, float bottom, float u) {
@@ -206,12 +225,11 @@ void drawOverlay(Hud& hud, const OverlayContent& c, const render::Camera& camera
     if (c.scaleBar && drawScaleBar(hud, camera, width, height, groundZ, right, bottom, u))
         panels.push_back({right - 300 * u, bottom - 70 * u, right, bottom});
     float ly = bottom, legendW = 380 * u;
-    for (const auto& l : c.legends) // wide enough for the longest title
-        legendW = std::max(legendW, Hud::textWidth(tr(l.title) + " [" + l.unit + "]", 1.6f * u, true) + 24 * u);
+    for (const auto& l : c.legends) legendW = std::max(legendW, legendWidth(l, u));
     for (auto it = c.legends.rbegin(); it != c.legends.rend(); ++it) {
-        ly -= legendHeight(u);
+        ly -= legendHeight(*it, u);
         drawLegend(hud, *it, margin, ly, legendW, u);
-        panels.push_back({margin, ly, margin + legendW, ly + legendHeight(u)});
+        panels.push_back({margin, ly, margin + legendW, ly + legendHeight(*it, u)});
         ly -= 10 * u;
     }
     if (!c.caption.empty() || !c.stopInfo.empty()) {

@@ -1345,9 +1345,24 @@ void Viewer::handleInput(double dt) {
 void Viewer::drawLegend(const render::ColorScale& scale) {
     std::string title = tr(scale.title);
     ImGui::TextUnformatted(scale.unit.empty() ? title.c_str() : fmt::format("{} [{}]", title, scale.unit).c_str());
+    ImDrawList* dl = ImGui::GetWindowDrawList();
+    if (!scale.categories.empty()) { // a swatch and a name per class, in two columns where they fit
+        const float side = ImGui::GetTextLineHeight(), gap = ImGui::GetStyle().ItemSpacing.x;
+        float column = 0;
+        for (const std::string& name : scale.categories) column = std::max(column, side + 2 * gap + ImGui::CalcTextSize(tr(name).c_str()).x);
+        const bool two = 2 * column <= ImGui::GetContentRegionAvail().x;
+        for (size_t k = 0; k < scale.categories.size(); ++k) {
+            if (two && k % 2) ImGui::SameLine(ImGui::GetCursorPosX() + column);
+            ImVec2 at = ImGui::GetCursorScreenPos();
+            dl->AddRectFilled(at, ImVec2(at.x + side, at.y + side), scale.colorOf(float(k)) | 0xff000000u);
+            ImGui::Dummy(ImVec2(side, side));
+            ImGui::SameLine();
+            ImGui::TextUnformatted(tr(scale.categories[k]).c_str());
+        }
+        return;
+    }
     ImVec2 p = ImGui::GetCursorScreenPos();
     float w = std::max(200.0f, ImGui::GetContentRegionAvail().x), h = 16;
-    ImDrawList* dl = ImGui::GetWindowDrawList();
     const int steps = 48;
     for (int i = 0; i < steps; ++i) {
         uint32_t c = render::sampleColorMap(scale.map, (i + 0.5) / steps);
@@ -1385,7 +1400,7 @@ void Viewer::drawInspector() {
         if (ImGui::BeginTable("building", 2, ImGuiTableFlags_RowBg | ImGuiTableFlags_Borders)) {
             row(tr("id"), b.sourceId[i]);
             if (!b.name[i].empty()) row(tr("name"), b.name[i]);
-            row(tr("use"), toString(b.use[i]));
+            row(tr("use"), tr(toString(b.use[i])));
             row(tr("height"), fmt::format("{} ({})", formatQuantity(b.heightM[i], "m", 1), toString(b.heightSource[i])));
             if (b.levels[i]) row(tr("storeys"), std::to_string(b.levels[i]));
             if (b.yearBuilt[i]) row(tr("built"), std::to_string(b.yearBuilt[i]));
