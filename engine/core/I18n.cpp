@@ -30,7 +30,7 @@ const std::vector<std::pair<const char*, const char*>> entries = {
     {"commercial", "Gewerbe, Handel"},
     {"industrial", "Industrie"},
     {"public", "Gemeinbedarf"},
-    {"religious", "Kirche"},
+    {"religious", "religiös"},
     {"agricultural", "Landwirtschaft"},
     {"garage", "Garage"},
     {"other", "sonstige"},
