@@ -408,6 +408,61 @@ TEST(CityMeshBuildings, CoarseLevelDrawsFootprintsAsTheirEnclosingRectangles) {
         }
 }
 
+// Boxes (drawn far away as points): exactly the parts that are convex four-cornered prisms with a
+// flat roof at each level, corners counter-clockwise whatever the footprint's orientation; each
+// level's triangles beside them are the other parts', and the rest of the level is the boxes'.
+TEST(CityMeshBuildings, BoxesAreTheConvexFourCorneredParts) {
+    CityModel city = flatCity(50);
+    const std::vector<Vec2> clockwise = reversed(rect(0, 0, 10, 20));
+    const std::vector<Vec2> trapezoid = {{15, 0}, {25, 0}, {23, 8}, {17, 8}};
+    const std::vector<Vec2> dart = {{30, 0}, {40, 0}, {35, 3}, {35, 10}}; // four corners, concave at (35, 3)
+    const std::vector<Vec2> l = {{0, 25}, {12, 25}, {12, 31}, {5, 31}, {5, 35}, {0, 35}};
+    addBuilding(city, {clockwise}, 9, 50);
+    addBuilding(city, {trapezoid}, 9, 50);
+    addBuilding(city, {dart}, 9, 50);
+    addBuilding(city, {l}, 9, 50);
+    addBuilding(city, {rect(20, 25, 44, 45), rect(28, 31, 36, 39)}, 9, 50); // a courtyard
+    const CityMesh mesh = buildCityMesh(city);
+    const MeshChunk* chunk = nullptr;
+    for (const MeshChunk& c : mesh.chunks)
+        if (c.layer == MeshLayer::Buildings) chunk = &c;
+    ASSERT_NE(chunk, nullptr);
+    ASSERT_EQ(chunk->lods.size(), 2u);
+    ASSERT_EQ(chunk->boxLevels.size(), 2u);
+    EXPECT_EQ(chunk->boxLevels[0].boxCount, 2u); // the rectangle and the trapezoid
+    EXPECT_EQ(chunk->boxLevels[1].boxCount, 3u); // and the L's enclosing rectangle
+    ASSERT_EQ(chunk->boxes.size(), 3u);
+    const std::vector<std::vector<Vec2>> expected = {clockwise, trapezoid, rect(0, 25, 12, 35)};
+    for (size_t k = 0; k < 3; ++k) {
+        const BuildingBox& box = chunk->boxes[k];
+        EXPECT_EQ(box.objectId, k < 2 ? k : 3u);
+        std::vector<Vec2> corners;
+        for (int c = 0; c < 4; ++c) corners.emplace_back(box.corners[2 * c], box.corners[2 * c + 1]);
+        EXPECT_GT(signedArea(corners), 0) << k;
+        for (const Vec2& want : expected[k]) {
+            double nearest = INFINITY;
+            for (const Vec2& got : corners) nearest = std::min(nearest, (got - want).norm());
+            EXPECT_LT(nearest, 1e-4) << k << ": " << want.transpose();
+        }
+        EXPECT_FLOAT_EQ(box.bottom, 49.5f);
+        EXPECT_FLOAT_EQ(box.top, 59.0f);
+        EXPECT_EQ(box.wallRgba, buildingWallColor(BuildingUse::Residential));
+        EXPECT_EQ(box.roofRgba, buildingRoofColor(BuildingUse::Residential));
+    }
+    EXPECT_NEAR(chunk->largestBoxM, std::sqrt(10 * 10 + 20 * 20 + 9.5 * 9.5), 1e-3); // the 10 × 20 m rectangle
+    // Per level: the triangles beside the boxes are the other buildings', and the level's other
+    // triangles (10 per box) come after them.
+    const std::set<uint32_t> besideAt[2] = {{2, 3, 4}, {2, 4}};
+    for (size_t lod = 0; lod < 2; ++lod) {
+        const IndexRange &level = chunk->lods[lod], &beside = chunk->boxLevels[lod].besideBoxes;
+        EXPECT_EQ(beside.first, level.first) << lod;
+        EXPECT_EQ(level.count - beside.count, 30 * chunk->boxLevels[lod].boxCount) << lod;
+        std::set<uint32_t> ids;
+        for (uint32_t i = beside.first; i < beside.first + beside.count; ++i) ids.insert(chunk->vertices[chunk->indices[i]].objectId);
+        EXPECT_EQ(ids, besideAt[lod]) << lod;
+    }
+}
+
 TEST(CityMeshBuildings, CourtyardWallsFaceTheCourtyard) {
     CityModel city = flatCity(50);
     const std::vector<Vec2> outer = rect(0, 0, 30, 30), hole = rect(10, 10, 20, 20);

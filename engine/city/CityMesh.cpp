@@ -8,6 +8,7 @@
 #include <deque>
 #include <limits>
 #include <numeric>
+#include <optional>
 
 namespace ct {
 
@@ -41,7 +42,7 @@ size_t CityMesh::triangleCount() const {
 size_t CityMesh::bytes() const {
     size_t n = 0;
     for (const MeshChunk& c : chunks)
-        n += c.vertices.size() * sizeof(MeshVertex) + c.indices.size() * sizeof(uint32_t);
+        n += c.vertices.size() * sizeof(MeshVertex) + c.indices.size() * sizeof(uint32_t) + c.boxes.size() * sizeof(BuildingBox);
     return n + terrainDrape.rgba.size() * sizeof(uint32_t);
 }
 
@@ -1217,11 +1218,42 @@ void addRoofSurface(MeshChunk& chunk, std::vector<uint32_t>& indices, std::span<
     }
 }
 
-// A chunk's buildings with their coarse level (see MeshChunk::lods): each footprint part either
-// has a rectangle standing in for it there or is drawn the same at both levels.
+// A footprint part as a box (MeshChunk::boxes) if it is one: four corners, convex, with walls.
+std::optional<BuildingBox> boxOf(std::span<const Vec2> ring, double bottom, double top, uint32_t wallColor, uint32_t roofColor,
+                                 uint32_t objectId) {
+    if (ring.size() != 4 || !(top > bottom)) return std::nullopt;
+    const bool reverse = signedArea(ring) < 0;
+    BuildingBox box{};
+    auto at = [&](size_t k) { return ring[reverse ? 3 - k % 4 : k % 4]; }; // counter-clockwise
+    for (size_t k = 0; k < 4; ++k) {
+        const Vec2 p = at(k), in = p - at(k + 3), out = at(k + 1) - p;
+        if (!(in.norm() > 1e-6) || !(out.norm() > 1e-6) || in.x() * out.y() - in.y() * out.x() <= 0) return std::nullopt; // not convex
+        box.corners[2 * k] = float(p.x());
+        box.corners[2 * k + 1] = float(p.y());
+    }
+    box.bottom = float(bottom);
+    box.top = float(top);
+    box.wallRgba = wallColor;
+    box.roofRgba = roofColor;
+    box.objectId = objectId;
+    return box;
+}
+
+double diagonalM(const BuildingBox& b) {
+    double across = 0; // the footprint's largest extent: between two corners
+    for (int i = 0; i < 4; ++i)
+        for (int j = i + 1; j < 4; ++j)
+            across = std::max(across, std::hypot(double(b.corners[2 * i] - b.corners[2 * j]), double(b.corners[2 * i + 1] - b.corners[2 * j + 1])));
+    return std::hypot(across, double(b.top - b.bottom));
+}
+
+// A chunk's buildings with their coarse level (see MeshChunk::lods) and boxes: each footprint
+// part either has a rectangle standing in for it there or is drawn the same at both levels; at
+// each level the parts that are boxes come last.
 void addBuildings(MeshChunk& chunk, const CityModel& city, std::span<const uint32_t> ids, const CityMeshOptions& options) {
     const Buildings& b = city.buildings;
-    std::vector<uint32_t> replaced, shared, rectangles;
+    std::vector<uint32_t> replaced, shared, sharedBoxes, rectangles;
+    std::vector<BuildingBox> rectangleBoxes;
     float coarseErrorM = 0;
     for (uint32_t i : ids) {
         const BuildingUse use = i < b.use.size() ? b.use[i] : BuildingUse::Unknown;
@@ -1236,15 +1268,19 @@ void addBuildings(MeshChunk& chunk, const CityModel& city, std::span<const uint3
             // Sloped (LoD2) roofs and courtyards keep their shape; four corners are as coarse as a rectangle.
             if (!lod2 && rings.size() == 1 && rings[0].size() > 4 && options.buildingCoarseMaxErrorM > 0) {
                 const EnclosingRectangle r = enclosingRectangle(rings[0]);
-                if (r.maxDistanceM <= options.buildingCoarseMaxErrorM) {
+                const auto box = boxOf(r.corners, bottom, levels.wallTopM, wallColor, roofColor, i); // none without walls
+                if (r.maxDistanceM <= options.buildingCoarseMaxErrorM && box) {
                     addPrism(chunk, replaced, rings, bottom, levels.wallTopM, true, wallColor, roofColor, i);
                     addPrism(chunk, rectangles, {std::span<const Vec2>(r.corners)}, bottom, levels.wallTopM, true, wallColor,
                              roofColor, i);
                     coarseErrorM = std::max(coarseErrorM, float(r.maxDistanceM));
+                    rectangleBoxes.push_back(*box);
                     continue;
                 }
             }
-            addPrism(chunk, shared, rings, bottom, levels.wallTopM, !lod2, wallColor, roofColor, i);
+            const auto box = lod2 || rings.size() != 1 ? std::nullopt : boxOf(rings[0], bottom, levels.wallTopM, wallColor, roofColor, i);
+            if (box) chunk.boxes.push_back(*box);
+            addPrism(chunk, box ? sharedBoxes : shared, rings, bottom, levels.wallTopM, !lod2, wallColor, roofColor, i);
         }
         if (lod2)
             for (uint32_t r = b.roofStart[i]; r < b.roofStart[i + 1]; ++r)
@@ -1253,11 +1289,19 @@ void addBuildings(MeshChunk& chunk, const CityModel& city, std::span<const uint3
                                                      b.roofRingStart[r + 1] - b.roofRingStart[r]),
                                roofColor, i);
     }
-    for (const auto* block : {&replaced, &shared, &rectangles})
+    for (const auto* block : {&replaced, &shared, &sharedBoxes, &rectangles})
         chunk.indices.insert(chunk.indices.end(), block->begin(), block->end());
-    const auto fine = uint32_t(replaced.size() + shared.size()), coarse = uint32_t(shared.size() + rectangles.size());
+    const auto fine = uint32_t(replaced.size() + shared.size() + sharedBoxes.size());
+    const auto coarse = uint32_t(shared.size() + sharedBoxes.size() + rectangles.size());
     chunk.lods = {IndexRange{0, fine, fine}};
-    if (!rectangles.empty()) chunk.lods.push_back(IndexRange{uint32_t(replaced.size()), coarse, coarse, 0, coarseErrorM});
+    const auto fineBeside = uint32_t(replaced.size() + shared.size()), coarseBeside = uint32_t(shared.size());
+    chunk.boxLevels = {{uint32_t(chunk.boxes.size()), IndexRange{0, fineBeside, fineBeside}}};
+    chunk.boxes.insert(chunk.boxes.end(), rectangleBoxes.begin(), rectangleBoxes.end());
+    if (!rectangles.empty()) {
+        chunk.lods.push_back(IndexRange{uint32_t(replaced.size()), coarse, coarse, 0, coarseErrorM});
+        chunk.boxLevels.push_back({uint32_t(chunk.boxes.size()), IndexRange{uint32_t(replaced.size()), coarseBeside, coarseBeside, 0, coarseErrorM}});
+    }
+    for (const BuildingBox& box : chunk.boxes) chunk.largestBoxM = std::max(chunk.largestBoxM, float(diagonalM(box)));
 }
 
 // --- Roads -----------------------------------------------------------------------------------

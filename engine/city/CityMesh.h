@@ -40,6 +40,17 @@ struct IndexRange {
     float errorM = 0;
 };
 
+// A building part drawn far away as one point (render/: a sprite in whose pixels the fragment
+// shader intersects the view ray with the prism, so it covers the same pixels as the triangles):
+// a convex four-cornered footprint extruded from `bottom` to `top` with a flat roof. 52 bytes;
+// the layout the shader reads (shaders/building_box.*).
+struct BuildingBox {
+    float corners[8];  // x0, y0, … x3, y3: counter-clockwise, local frame
+    float bottom, top; // metres
+    uint32_t wallRgba, roofRgba, objectId;
+};
+static_assert(sizeof(BuildingBox) == 52);
+
 struct MeshChunk {
     MeshLayer layer = MeshLayer::Terrain;
     int chunkX = 0, chunkY = 0;         // grid cell of chunkSizeM squares from CityMesh::origin
@@ -55,6 +66,17 @@ struct MeshChunk {
     // full shapes, then the buildings both levels share, then the rectangles; each level is a
     // contiguous range). Roads have exactly one.
     std::vector<IndexRange> lods;
+    // Buildings: the parts that are convex four-cornered prisms with a flat roof, as boxes: those
+    // drawn the same at both levels first, then the coarse level's rectangles. Per level of
+    // detail, how many of them it holds, and its triangles of every other part (a contiguous
+    // range: the level is those, then the boxes' triangles). Empty elsewhere.
+    struct BoxLevel {
+        uint32_t boxCount = 0;
+        IndexRange besideBoxes;
+    };
+    std::vector<BuildingBox> boxes;
+    std::vector<BoxLevel> boxLevels; // parallel to lods
+    float largestBoxM = 0;           // the longest diagonal of a box, metres
 };
 
 struct CityMeshOptions {
@@ -92,7 +114,7 @@ struct CityMesh {
     // was made from (a two-way street is one ribbon, named by its lower edge index).
     size_t triangleCount(MeshLayer layer) const; // finest level
     size_t triangleCount() const;
-    size_t bytes() const;                        // vertex, index and drape memory
+    size_t bytes() const;                        // vertex, index, box and drape memory
 };
 
 CityMesh buildCityMesh(const CityModel& city, const CityMeshOptions& options = {});

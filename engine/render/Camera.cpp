@@ -120,4 +120,13 @@ bool Frustum::intersectsBox(const std::array<float, 3>& mn, const std::array<flo
     return true;
 }
 
+bool Frustum::containsBox(const std::array<float, 3>& mn, const std::array<float, 3>& mx) const {
+    for (const auto& p : planes) {
+        // The box corner least along the plane normal.
+        float x = p.x() >= 0 ? mn[0] : mx[0], y = p.y() >= 0 ? mn[1] : mx[1], z = p.z() >= 0 ? mn[2] : mx[2];
+        if (p.x() * x + p.y() * y + p.z() * z + p.w() < 0) return false;
+    }
+    return true;
+}
+
 } // namespace ct::render

@@ -45,6 +45,7 @@ struct Frustum {
     std::array<Eigen::Vector4f, 5> planes;
     explicit Frustum(const Eigen::Matrix4f& viewProjection);
     bool intersectsBox(const std::array<float, 3>& min, const std::array<float, 3>& max) const;
+    bool containsBox(const std::array<float, 3>& min, const std::array<float, 3>& max) const; // wholly inside
 };
 
 } // namespace ct::render

@@ -44,6 +44,12 @@ const uint32_t buildingLitVert[] =
 const uint32_t buildingLitFrag[] =
 #include "building_lit.frag.spv.inc"
     ;
+const uint32_t buildingBoxVert[] =
+#include "building_box.vert.spv.inc"
+    ;
+const uint32_t buildingBoxFrag[] =
+#include "building_box.frag.spv.inc"
+    ;
 const uint32_t skyVert[] =
 #include "sky.vert.spv.inc"
     ;
@@ -108,6 +114,11 @@ struct ChunkDraw {
     std::vector<IndexRange> lods;
     float spacing; // terrain: metres between vertices at the finest level
     bool water;    // terrain: a vertex is water (drawn with the water variant)
+    // Buildings: where the chunk's boxes start in Impl::boxes, per level how many and the triangles
+    // beside them (MeshChunk::boxLevels).
+    uint32_t boxFirst = 0;
+    std::vector<MeshChunk::BoxLevel> boxLevels;
+    float largestBoxM = 0;
 };
 
 constexpr uint32_t shadowSize = 2048;
@@ -154,6 +165,7 @@ struct Renderer::Impl {
     // The city lit per vertex (city_lit.glsl, terrain_lit.*), without shadows: buildings, roads
     // without a grid, terrain chunks' land quads without a grid whose triangles are a few pixels wide.
     VkPipeline cityLit[meshLayerCount]{};
+    VkPipeline buildingBoxes = VK_NULL_HANDLE; // far buildings as points (building_box.*)
     VkPipeline sky = VK_NULL_HANDLE, agents = VK_NULL_HANDLE, markers = VK_NULL_HANDLE, hud = VK_NULL_HANDLE;
     // Shadow casters: only the faces turned towards the sun, or both sides (the reference).
     VkPipeline shadowSunFacing = VK_NULL_HANDLE, shadowBothSides = VK_NULL_HANDLE;
@@ -165,6 +177,7 @@ struct Renderer::Impl {
     Image drape; // the terrain's land use (CityMesh::terrainDrape), one opaque texel without terrain
     float drapeMap[4]{}; // FrameUniforms::drapeMap
     Buffer vertices, indices, agentBuffer, markerBuffer;
+    Buffer boxes; // every building chunk's boxes (CityMesh.h: BuildingBox), one placeholder without
     Buffer agentIndices; // an agent's box: 5 faces of 2 triangles over its 8 corners (agent.vert)
     uint32_t agentCount = 0, markerCount = 0;
     std::vector<Marker> markerList;
@@ -213,27 +226,28 @@ void beginShadowPass(const Renderer::Impl& I, VkCommandBuffer cmd) {
 void updateDescriptors(const Renderer::Impl& I) {
     for (const SideData& side : I.sides)
         for (int f = 0; f < Renderer::framesInFlight; ++f) {
-            VkDescriptorBufferInfo bi[4] = {{side.uniforms[f].buffer, 0, VK_WHOLE_SIZE}, {side.objectColors.buffer, 0, VK_WHOLE_SIZE},
-                                            {I.agentBuffer.buffer, 0, VK_WHOLE_SIZE}, {I.markerBuffer.buffer, 0, VK_WHOLE_SIZE}};
+            VkDescriptorBufferInfo bi[5] = {{side.uniforms[f].buffer, 0, VK_WHOLE_SIZE}, {side.objectColors.buffer, 0, VK_WHOLE_SIZE},
+                                            {I.agentBuffer.buffer, 0, VK_WHOLE_SIZE}, {I.markerBuffer.buffer, 0, VK_WHOLE_SIZE},
+                                            {I.boxes.buffer, 0, VK_WHOLE_SIZE}};
             VkDescriptorImageInfo ii[4] = {{I.nearestSampler, side.gridImage.view, VK_IMAGE_LAYOUT_SHADER_READ_ONLY_OPTIMAL},
                                            {I.shadowSampler, I.shadowMap.view, VK_IMAGE_LAYOUT_DEPTH_STENCIL_READ_ONLY_OPTIMAL},
                                            {I.linearSampler, I.fontAtlas.view, VK_IMAGE_LAYOUT_SHADER_READ_ONLY_OPTIMAL},
                                            {I.linearSampler, I.drape.view, VK_IMAGE_LAYOUT_SHADER_READ_ONLY_OPTIMAL}};
-            VkWriteDescriptorSet w[8]{};
-            for (uint32_t i = 0; i < 8; ++i) {
+            VkWriteDescriptorSet w[9]{};
+            for (uint32_t i = 0; i < 9; ++i) {
                 w[i].sType = VK_STRUCTURE_TYPE_WRITE_DESCRIPTOR_SET;
                 w[i].dstSet = side.sets[f];
                 w[i].dstBinding = i;
                 w[i].descriptorCount = 1;
-                if (i < 4) {
+                if (i < 4 || i == 8) {
                     w[i].descriptorType = i == 0 ? VK_DESCRIPTOR_TYPE_UNIFORM_BUFFER : VK_DESCRIPTOR_TYPE_STORAGE_BUFFER;
-                    w[i].pBufferInfo = &bi[i];
+                    w[i].pBufferInfo = &bi[i == 8 ? 4 : i];
                 } else {
                     w[i].descriptorType = VK_DESCRIPTOR_TYPE_COMBINED_IMAGE_SAMPLER;
                     w[i].pImageInfo = &ii[i - 4];
                 }
             }
-            vkUpdateDescriptorSets(I.dev, 8, w, 0, nullptr);
+            vkUpdateDescriptorSets(I.dev, 9, w, 0, nullptr);
         }
 }
 
@@ -403,20 +417,20 @@ Renderer::Renderer(VulkanContext& ctx, VkFormat colorFormat, VkImageLayout final
     vkCheck(vkCreateSampler(d, &sci, nullptr, &I.linearSampler), "vkCreateSampler");
 
     // One descriptor set layout for every pipeline: frame uniforms, object colours, agents,
-    // markers, grid, shadow map, font atlas, terrain drape.
-    VkDescriptorSetLayoutBinding b[8]{};
-    VkDescriptorType types[8] = {VK_DESCRIPTOR_TYPE_UNIFORM_BUFFER, VK_DESCRIPTOR_TYPE_STORAGE_BUFFER, VK_DESCRIPTOR_TYPE_STORAGE_BUFFER,
+    // markers, grid, shadow map, font atlas, terrain drape, building boxes.
+    VkDescriptorSetLayoutBinding b[9]{};
+    VkDescriptorType types[9] = {VK_DESCRIPTOR_TYPE_UNIFORM_BUFFER, VK_DESCRIPTOR_TYPE_STORAGE_BUFFER, VK_DESCRIPTOR_TYPE_STORAGE_BUFFER,
                                  VK_DESCRIPTOR_TYPE_STORAGE_BUFFER, VK_DESCRIPTOR_TYPE_COMBINED_IMAGE_SAMPLER,
                                  VK_DESCRIPTOR_TYPE_COMBINED_IMAGE_SAMPLER, VK_DESCRIPTOR_TYPE_COMBINED_IMAGE_SAMPLER,
-                                 VK_DESCRIPTOR_TYPE_COMBINED_IMAGE_SAMPLER};
-    for (uint32_t i = 0; i < 8; ++i) {
+                                 VK_DESCRIPTOR_TYPE_COMBINED_IMAGE_SAMPLER, VK_DESCRIPTOR_TYPE_STORAGE_BUFFER};
+    for (uint32_t i = 0; i < 9; ++i) {
         b[i].binding = i;
         b[i].descriptorType = types[i];
         b[i].descriptorCount = 1;
         b[i].stageFlags = VK_SHADER_STAGE_VERTEX_BIT | VK_SHADER_STAGE_FRAGMENT_BIT;
     }
     VkDescriptorSetLayoutCreateInfo dli{VK_STRUCTURE_TYPE_DESCRIPTOR_SET_LAYOUT_CREATE_INFO};
-    dli.bindingCount = 8;
+    dli.bindingCount = 9;
     dli.pBindings = b;
     vkCheck(vkCreateDescriptorSetLayout(d, &dli, nullptr, &I.setLayout), "vkCreateDescriptorSetLayout");
     VkPushConstantRange pcr{VK_SHADER_STAGE_VERTEX_BIT | VK_SHADER_STAGE_FRAGMENT_BIT, 0, sizeof(PushConstants)};
@@ -428,7 +442,7 @@ Renderer::Renderer(VulkanContext& ctx, VkFormat colorFormat, VkImageLayout final
     vkCheck(vkCreatePipelineLayout(d, &pli, nullptr, &I.layout), "vkCreatePipelineLayout");
     constexpr uint32_t setCount = 2 * framesInFlight; // per side and frame in flight
     VkDescriptorPoolSize sizes[3] = {{VK_DESCRIPTOR_TYPE_UNIFORM_BUFFER, setCount},
-                                     {VK_DESCRIPTOR_TYPE_STORAGE_BUFFER, 3 * setCount},
+                                     {VK_DESCRIPTOR_TYPE_STORAGE_BUFFER, 4 * setCount},
                                      {VK_DESCRIPTOR_TYPE_COMBINED_IMAGE_SAMPLER, 4 * setCount}};
     VkDescriptorPoolCreateInfo dpi{VK_STRUCTURE_TYPE_DESCRIPTOR_POOL_CREATE_INFO};
     dpi.maxSets = setCount;
@@ -455,7 +469,8 @@ Renderer::Renderer(VulkanContext& ctx, VkFormat colorFormat, VkImageLayout final
     // normal, colour, object id; 0: no city vertices).
     auto makePipeline = [&](Stage vs, std::optional<Stage> fs, uint32_t cityAttributes, bool hudVertices, bool depthTest, bool depthWrite,
                             VkCullModeFlags cull, bool blend, VkRenderPass pass, bool depthBias,
-                            const VkSpecializationInfo* constants = nullptr) { // for both stages
+                            const VkSpecializationInfo* constants = nullptr, // for both stages
+                            VkPrimitiveTopology topology = VK_PRIMITIVE_TOPOLOGY_TRIANGLE_LIST) {
         VkShaderModule vm = makeModule(d, vs.code, vs.bytes);
         VkShaderModule fm = fs ? makeModule(d, fs->code, fs->bytes) : VK_NULL_HANDLE;
         VkPipelineShaderStageCreateInfo stages[2]{};
@@ -484,7 +499,7 @@ Renderer::Renderer(VulkanContext& ctx, VkFormat colorFormat, VkImageLayout final
             vi.pVertexAttributeDescriptions = hudAttrs;
         }
         VkPipelineInputAssemblyStateCreateInfo ia{VK_STRUCTURE_TYPE_PIPELINE_INPUT_ASSEMBLY_STATE_CREATE_INFO};
-        ia.topology = VK_PRIMITIVE_TOPOLOGY_TRIANGLE_LIST;
+        ia.topology = topology;
         VkPipelineViewportStateCreateInfo vp{VK_STRUCTURE_TYPE_PIPELINE_VIEWPORT_STATE_CREATE_INFO};
         vp.viewportCount = vp.scissorCount = 1;
         VkPipelineRasterizationStateCreateInfo rs{VK_STRUCTURE_TYPE_PIPELINE_RASTERIZATION_STATE_CREATE_INFO};
@@ -561,6 +576,8 @@ Renderer::Renderer(VulkanContext& ctx, VkFormat colorFormat, VkImageLayout final
                                         terrain ? 2 : 4, false,
                                         true, true, VK_CULL_MODE_BACK_BIT, false, mainPass_, false, &spec);
     }
+    I.buildingBoxes = makePipeline(STAGE(buildingBoxVert), STAGE(buildingBoxFrag), 0, false, true, true, VK_CULL_MODE_NONE, false,
+                                   mainPass_, false, nullptr, VK_PRIMITIVE_TOPOLOGY_POINT_LIST);
     I.agents = makePipeline(STAGE(agentVert), STAGE(agentFrag), 0, false, true, true, VK_CULL_MODE_BACK_BIT, false, mainPass_, false);
     I.markers = makePipeline(STAGE(markerVert), STAGE(markerFrag), 0, false, false, false, VK_CULL_MODE_NONE, false, mainPass_, false);
     I.hud = makePipeline(STAGE(hudVert), STAGE(hudFrag), 0, true, false, false, VK_CULL_MODE_NONE, true, mainPass_, false);
@@ -580,6 +597,7 @@ Renderer::Renderer(VulkanContext& ctx, VkFormat colorFormat, VkImageLayout final
     // Placeholders so every descriptor is valid before the first overlay arrives.
     I.agentBuffer = ctx.createBuffer(sizeof(GpuAgent), VK_BUFFER_USAGE_STORAGE_BUFFER_BIT, true);
     I.markerBuffer = ctx.createBuffer(sizeof(GpuMarker), VK_BUFFER_USAGE_STORAGE_BUFFER_BIT, true);
+    I.boxes = ctx.createBuffer(sizeof(BuildingBox), VK_BUFFER_USAGE_STORAGE_BUFFER_BIT, true);
     // Counter-clockwise seen from outside; each face's triangles start at the corner that carries
     // its normal (roof 4, south 0, east 1, north 2, west 3).
     const uint32_t boxFaces[30] = {4, 5, 6, 4, 6, 7, 0, 1, 5, 0, 5, 4, 1, 2, 6, 1, 6, 5, 2, 3, 7, 2, 7, 6, 3, 0, 4, 3, 4, 7};
@@ -601,7 +619,7 @@ Renderer::~Renderer() {
     Impl& I = *impl_;
     VkDevice d = I.dev;
     vkDeviceWaitIdle(d);
-    for (VkPipeline p : {I.sky, I.shadowSunFacing, I.shadowBothSides, I.agents, I.markers, I.hud}) vkDestroyPipeline(d, p, nullptr);
+    for (VkPipeline p : {I.buildingBoxes, I.sky, I.shadowSunFacing, I.shadowBothSides, I.agents, I.markers, I.hud}) vkDestroyPipeline(d, p, nullptr);
     for (auto& byShadow : I.city)
         for (auto& byGrid : byShadow)
             for (auto& byWater : byGrid)
@@ -624,7 +642,7 @@ Renderer::~Renderer() {
         ctx_.destroy(side.objectColors);
         for (auto& b : side.uniforms) ctx_.destroy(b);
     }
-    for (auto* b : {&I.vertices, &I.indices, &I.agentBuffer, &I.markerBuffer, &I.agentIndices}) ctx_.destroy(*b);
+    for (auto* b : {&I.vertices, &I.indices, &I.agentBuffer, &I.markerBuffer, &I.agentIndices, &I.boxes}) ctx_.destroy(*b);
     for (auto& b : I.hudVertices) ctx_.destroy(b);
 }
 
@@ -633,12 +651,14 @@ void Renderer::setCity(const CityMesh& mesh, double latDeg, double lonDeg) {
     vkDeviceWaitIdle(I.dev);
     ctx_.destroy(I.vertices);
     ctx_.destroy(I.indices);
+    ctx_.destroy(I.boxes);
     I.chunks.clear();
     I.latLon = {latDeg, lonDeg};
     size_t nv = 0, ni = 0;
     for (const auto& c : mesh.chunks) nv += c.vertices.size(), ni += c.indices.size();
     std::vector<MeshVertex> vertices;
     std::vector<uint32_t> indices;
+    std::vector<BuildingBox> boxes;
     vertices.reserve(nv);
     indices.reserve(ni);
     uint32_t objects[meshLayerCount] = {1, 0, 0};
@@ -648,7 +668,8 @@ void Renderer::setCity(const CityMesh& mesh, double latDeg, double lonDeg) {
     for (const auto& c : mesh.chunks) {
         if (c.indices.empty() || c.lods.empty()) continue;
         ChunkDraw cd{c.layer, c.boundsMin, c.boundsMax, static_cast<int32_t>(vertices.size()), static_cast<uint32_t>(indices.size()),
-                     c.lods, 0, false};
+                     c.lods, 0, false, uint32_t(boxes.size()), c.boxLevels, c.largestBoxM};
+        boxes.insert(boxes.end(), c.boxes.begin(), c.boxes.end());
         if (c.layer == MeshLayer::Terrain) {
             I.terrainMinZ = std::min(I.terrainMinZ, c.boundsMin[2]);
             I.terrainMaxZ = std::max(I.terrainMaxZ, c.boundsMax[2]);
@@ -670,6 +691,8 @@ void Renderer::setCity(const CityMesh& mesh, double latDeg, double lonDeg) {
     boundsMax_ = mesh.boundsMax;
     I.vertices = ctx_.createDeviceBuffer(vertices.data(), vertices.size() * sizeof(MeshVertex), VK_BUFFER_USAGE_VERTEX_BUFFER_BIT);
     I.indices = ctx_.createDeviceBuffer(indices.data(), indices.size() * sizeof(uint32_t), VK_BUFFER_USAGE_INDEX_BUFFER_BIT);
+    if (boxes.empty()) boxes.emplace_back(); // a valid descriptor, never drawn
+    I.boxes = ctx_.createDeviceBuffer(boxes.data(), boxes.size() * sizeof(BuildingBox), VK_BUFFER_USAGE_STORAGE_BUFFER_BIT);
     I.buildingObjects = objects[1];
     I.roadObjects = objects[2];
     uploadDrape(ctx_, I, mesh.terrainDrape);
@@ -926,6 +949,36 @@ FrameStats Renderer::record(VkCommandBuffer cmd, int frame, VkFramebuffer frameb
             order.emplace_back(float((mid - camera.eye).squaredNorm()), k);
         }
         std::sort(order.begin(), order.end());
+        // The size of a pixel (metres) at a chunk's nearest point.
+        auto pixelAtChunk = [&](const ChunkDraw& c) {
+            Vec3 nearest(std::clamp(camera.eye.x(), double(c.min[0]), double(c.max[0])),
+                         std::clamp(camera.eye.y(), double(c.min[1]), double(c.max[1])),
+                         std::clamp(camera.eye.z(), double(c.min[2]), double(c.max[2])));
+            return pixelAngle * std::max(1.0, (nearest - camera.eye).norm());
+        };
+        // Buildings: each chunk's level (coarse where its error stays under buildingCoarsePx) and
+        // whether its boxes are drawn as points (building_box.*): lit per vertex, each box's sprite
+        // small (its pixels are shaded before the depth test), the chunk wholly in view (a point
+        // whose centre leaves the view is dropped), and enough of them in the frame to pay
+        // (RenderSettings::buildingBoxesMinCount).
+        std::vector<uint8_t> buildingLevel(I.chunks.size(), 0), asPoints(I.chunks.size(), 0);
+        {
+            const Frustum wholeView(viewProj);
+            const bool pointsAllowed = settings.vertexLighting && !settings.shadows && settings.buildingBoxesPx > 0;
+            uint64_t points = 0;
+            for (uint32_t k = 0; k < I.chunks.size(); ++k) {
+                const ChunkDraw& c = I.chunks[k];
+                if (c.layer != MeshLayer::Buildings) continue;
+                const double pixel = pixelAtChunk(c);
+                buildingLevel[k] = c.lods.size() > 1 && c.lods[1].errorM <= settings.buildingCoarsePx * pixel;
+                if (pointsAllowed && buildingLevel[k] < c.boxLevels.size() && c.boxLevels[buildingLevel[k]].boxCount > 0 &&
+                    c.largestBoxM <= settings.buildingBoxesPx * pixel && wholeView.containsBox(c.min, c.max)) {
+                    asPoints[k] = 1;
+                    points += c.boxLevels[buildingLevel[k]].boxCount;
+                }
+            }
+            if (points < settings.buildingBoxesMinCount) std::fill(asPoints.begin(), asPoints.end(), 0);
+        }
         // The city once per side, each clipped to its columns: every pixel sees the same
         // fragments in the same order as in a single render of that side's overlays.
         for (int side = 0; side < (split ? 2 : 1); ++side) {
@@ -956,6 +1009,7 @@ FrameStats Renderer::record(VkCommandBuffer cmd, int frame, VkFramebuffer frameb
                 PushConstants pc{uint32_t(layer), L == MeshLayer::Roads ? I.buildingObjects : 0u,
                                  L == MeshLayer::Buildings ? I.buildingObjects : L == MeshLayer::Roads ? I.roadObjects : 0u, 0};
                 vkCmdPushConstants(cmd, I.layout, VK_SHADER_STAGE_VERTEX_BIT | VK_SHADER_STAGE_FRAGMENT_BIT, 0, sizeof pc, &pc);
+                std::vector<std::pair<uint32_t, uint32_t>> boxDraws; // building chunks' boxes drawn as points (first, count), near to far
                 for (auto [_, k] : order) {
                     const ChunkDraw& c = I.chunks[k];
                     if (c.layer != L) continue;
@@ -965,21 +1019,20 @@ FrameStats Renderer::record(VkCommandBuffer cmd, int frame, VkFramebuffer frameb
                     }
                     IndexRange range = c.lods[0];
                     bool fineEnough = false; // terrain triangle edges within the pixel budget
-                    // The size of a pixel (metres) at the chunk's nearest point.
-                    auto pixelAtChunk = [&] {
-                        Vec3 nearest(std::clamp(camera.eye.x(), double(c.min[0]), double(c.max[0])),
-                                     std::clamp(camera.eye.y(), double(c.min[1]), double(c.max[1])),
-                                     std::clamp(camera.eye.z(), double(c.min[2]), double(c.max[2])));
-                        return pixelAngle * std::max(1.0, (nearest - camera.eye).norm());
-                    };
-                    if (L == MeshLayer::Buildings && c.lods.size() > 1 && c.lods[1].errorM <= settings.buildingCoarsePx * pixelAtChunk())
-                        range = c.lods[1];
+                    if (L == MeshLayer::Buildings) {
+                        range = c.lods[buildingLevel[k]];
+                        if (asPoints[k]) {
+                            const MeshChunk::BoxLevel& level = c.boxLevels[buildingLevel[k]];
+                            boxDraws.emplace_back(c.boxFirst, level.boxCount);
+                            range = level.besideBoxes;
+                        }
+                    }
                     if (L == MeshLayer::Terrain && c.lods.size() > 1) {
                         // The coarsest level whose heights stay within terrainErrorPx of the finest
                         // and whose triangle edges stay under terrainEdgePx (light is interpolated
                         // between vertices; the land use is draped per pixel), at the chunk's
                         // nearest point. Metres per pixel, smaller for more detail:
-                        const double pixel = pixelAtChunk() / std::max(settings.terrainDetail, 0.01f);
+                        const double pixel = pixelAtChunk(c) / std::max(settings.terrainDetail, 0.01f);
                         auto edgeFits = [&](int level) { return c.spacing * double(1 << level) <= terrainEdgePx * pixel; };
                         int lod = 0;
                         while (lod + 1 < int(c.lods.size()) && edgeFits(lod + 1) && c.lods[size_t(lod + 1)].errorM <= terrainErrorPx * pixel) ++lod;
@@ -1002,9 +1055,18 @@ FrameStats Renderer::record(VkCommandBuffer cmd, int frame, VkFramebuffer frameb
                         if (p != bound) vkCmdBindPipeline(cmd, VK_PIPELINE_BIND_POINT_GRAPHICS, bound = p);
                     }
                     stats.chunksDrawn++;
+                    if (range.count == 0) continue;
                     vkCmdDrawIndexed(cmd, range.count, 1, c.indexBase + range.first, c.vertexOffset, 0);
                     stats.drawCalls++;
                     stats.triangles += range.count / 3;
+                }
+                if (!boxDraws.empty()) {
+                    bindCommon(I.buildingBoxes, side); // the push constants stay
+                    for (auto [first, count] : boxDraws) {
+                        vkCmdDraw(cmd, count, 1, first, 0);
+                        stats.drawCalls++;
+                        stats.buildingBoxes += count;
+                    }
                 }
             }
         }

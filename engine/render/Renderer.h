@@ -47,6 +47,17 @@ struct RenderSettings {
     // Buildings far enough away are drawn at their chunk's coarse level (footprints as enclosing
     // rectangles, see CityMesh.h) where its error stays under this many pixels; 0: always fine.
     float buildingCoarsePx = 1;
+    // Without shadows, buildings that are convex four-cornered prisms with a flat roof (at the
+    // level drawn) are drawn as one point each where the chunk is wholly in view and its largest
+    // box spans at most this many pixels at the chunk's nearest point: a sprite in which the
+    // fragment shader intersects the view ray with the box, so the same pixels as its triangles
+    // up to rounding. Larger sprites cost more than their triangles on lavapipe (each of their
+    // pixels is shaded before the depth test: measured in docs/benchmarks.md). 0: always
+    // triangles (the reference).
+    float buildingBoxesPx = 8;
+    // … and only where a frame would draw at least this many that way: a few hundred measured a
+    // loss against their triangles on lavapipe, tens of thousands a gain (docs/benchmarks.md).
+    uint32_t buildingBoxesMinCount = 5000;
     // Split view: pixel columns left of round(splitAtPx) show the city with the Left overlays,
     // the rest with the Right ones (same camera, sun and shadows); sky, agents, markers and
     // HUD cover the whole frame. No divider is drawn.
@@ -72,6 +83,7 @@ struct FrameStats {
     uint32_t drawCalls = 0;
     uint64_t triangles = 0;
     uint32_t chunksDrawn = 0, chunksCulled = 0;
+    uint64_t buildingBoxes = 0; // far buildings drawn as points (RenderSettings::buildingBoxesPx)
 };
 
 class Renderer {

@@ -71,9 +71,10 @@ std::vector<Timing> timeInterleaved(OffscreenTarget& target, const Camera& cam, 
 }
 
 void report(const char* what, const Timing& t) {
-    std::printf("  %-34s %8.1f ms/frame  %7.1f frames/s  %6.2f M triangles drawn  %6.1f M triangles/s  %5u draws  %4u chunks culled\n",
+    std::printf("  %-34s %8.1f ms/frame  %7.1f frames/s  %6.2f M triangles drawn  %6.1f M triangles/s  %5u draws  %4u chunks culled"
+                "  %7.0f k buildings as points\n",
                 what, t.ms, 1000 / t.ms, t.stats.triangles / 1e6, t.stats.triangles / 1e6 / (t.ms / 1000), t.stats.drawCalls,
-                t.stats.chunksCulled);
+                t.stats.chunksCulled, t.stats.buildingBoxes / 1e3);
 }
 
 // A work saver against its reference (the same settings with it off), frame by frame in turn.
@@ -90,6 +91,13 @@ void reportCoarseBuildings(OffscreenTarget& target, const Camera& cam, const Ren
     RenderSettings allFine = s;
     allFine.buildingCoarsePx = 0;
     reportSaver(target, cam, s, allFine, "  buildings all fine (the reference)", "coarse far buildings", frames);
+}
+
+// Far buildings as points (boxes ray-cast per pixel) against as triangles.
+void reportBoxes(OffscreenTarget& target, const Camera& cam, const RenderSettings& s, int frames) {
+    RenderSettings triangles = s;
+    triangles.buildingBoxesPx = 0;
+    reportSaver(target, cam, s, triangles, "  far buildings as triangles (the reference)", "far buildings as points", frames);
 }
 
 // The sky drawn only where it is more than the ground tone, against over the whole screen.
@@ -164,6 +172,7 @@ int run(int argc, char** argv) {
                     firstFrameMs, meshMs, uploadMs, firstFrameMs - meshMs - uploadMs);
         report("overview (whole city in view)", timeFrames(target, overview, s, frames, "city-overview"));
         reportCoarseBuildings(target, overview, s, frames);
+        reportBoxes(target, overview, s, frames);
         RenderSettings perPixel = s;
         perPixel.vertexLighting = false;
         reportSaver(target, overview, s, perPixel, "  lit per pixel (the reference)", "lighting per vertex", frames);
@@ -212,6 +221,7 @@ int run(int argc, char** argv) {
                     scene.importSeconds * 1000, scene.meshSeconds * 1000);
         report("overview", timeFrames(target, overview, s, frames, "town-overview"));
         reportCoarseBuildings(target, overview, s, frames);
+        reportBoxes(target, overview, s, frames);
         RenderSettings wholeWaterChunks = s;
         wholeWaterChunks.waterShaderOnWaterQuadsOnly = false;
         reportSaver(target, overview, s, wholeWaterChunks, "  water chunks all water-shaded (the reference)", "water shader on water quads only",
