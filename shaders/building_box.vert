@@ -42,9 +42,9 @@ void main() {
     for (int k = 0; k < 4; ++k)
         wallLit[k] = applyFog(highlightSelection(shade(wall, vec3(walls[k].xy, 0.0), 1.0), 1u, b.objectId), vec3(p[k], b.bottom));
 
-    // The sprite: the square around the projected corners' bounding box, a pixel to spare on each
-    // side. The renderer draws boxes only for chunks wholly in view (a point whose centre leaves
-    // the view is dropped), so every corner is in front of the camera.
+    // The sprite: the square around the projected corners' bounding box, half a pixel to spare
+    // against rounding. The renderer draws boxes only for chunks wholly in view (a point whose
+    // centre leaves the view is dropped), so every corner is in front of the camera.
     vec2 lo = vec2(1e30), hi = vec2(-1e30);
     float nearest = 0.0; // reverse-Z: larger is nearer
     for (int k = 0; k < 8; ++k) {
