@@ -789,8 +789,8 @@ TEST(RenderBuildings, CoarseFarBuildingsChangeAtMostAPixelEach) {
 // lights the same pixels, so the pictures may differ only where a pixel centre lies on an edge
 // (rounding either way: lavapipe snaps corners to 1/256 of a pixel; here 0.1 % of the buildings'
 // pixels, bound at 0.5 %). 2,500 buildings 1.6 to 3.3 km away, turned every way, tall and short
-// (hiding each other), with overlay colours and a selection: rectangles and trapezoids are boxes,
-// L-shapes are boxes at the coarse level, darts (concave) stay triangles.
+// (hiding each other), with overlay colours and a selection: rectangles and trapezoids are boxes;
+// L-shapes (boxes only at the coarse level, not taken here) and darts (concave) stay triangles.
 TEST(RenderBuildings, FarBoxesAsPointsCoverTheSamePixelsAsTriangles) {
     CityModel city;
     city.terrain = flatTerrain(800, 2, 10);
