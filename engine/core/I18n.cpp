@@ -173,6 +173,7 @@ const std::vector<std::pair<const char*, const char*>> entries = {
     {"draws", "Zeichenaufrufe"},
     {"chunks drawn", "gezeichnete Kacheln"},
     {"culled", "verworfen"},
+    {"buildings as points", "Gebäude als Punkte"},
     {"GPU memory", "Grafikspeicher"},
     {"camera", "Kamera"},
     {"Sun", "Sonne"},

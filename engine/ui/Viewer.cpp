@@ -1736,6 +1736,9 @@ void Viewer::drawUi(const render::FrameStats& stats, double frameMs) {
             ImGui::Text("%s %s M / %s M, %s %u", tr("triangles"), formatNumber(stats.triangles / 1e6, 2).c_str(),
                         formatNumber(renderer_->sceneTriangles() / 1e6, 2).c_str(), tr("draws"), stats.drawCalls);
             ImGui::Text("%s %u, %s %u", tr("chunks drawn"), stats.chunksDrawn, tr("culled"), stats.chunksCulled);
+            // Far buildings drawn as one point each (not among the triangles); always shown, so the
+            // panel keeps the height it was given on the first frame.
+            ImGui::Text("%s %s", tr("buildings as points"), formatNumber(double(stats.buildingBoxes), 0).c_str());
             ImGui::Text("%s %s MiB", tr("GPU memory"), formatNumber(ctx_->deviceLocalBytes() / 1048576.0, 0).c_str());
             ImGui::Text("%s", ctx_->deviceName().c_str());
             Vec2 eye = scene_.city.frame.toWorld(control_.camera.eye.head<2>());
